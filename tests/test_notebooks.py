@@ -25,16 +25,15 @@ def _visible(paths: list[Path]) -> list[Path]:
 
 def executable_notebooks() -> list[Path]:
     """notebooks/*.ipynb, then exercises/**/solution*.ipynb, each sorted."""
-    return _visible(list((ROOT / "notebooks").glob("*.ipynb"))) + _visible(
-        list((ROOT / "exercises").glob("**/solution*.ipynb"))
-    )
+    guided = _visible(list((ROOT / "notebooks").glob("*.ipynb")))
+    solutions = _visible(list((ROOT / "exercises").glob("**/solution*.ipynb")))
+    return guided + solutions
 
 
 def committed_notebooks() -> list[Path]:
     """Every notebook under notebooks/ and exercises/, exercise stubs included."""
-    return _visible(
-        list((ROOT / "notebooks").glob("**/*.ipynb")) + list((ROOT / "exercises").glob("**/*.ipynb"))
-    )
+    found = [*(ROOT / "notebooks").glob("**/*.ipynb"), *(ROOT / "exercises").glob("**/*.ipynb")]
+    return _visible(found)
 
 
 def _param(path: Path):
