@@ -1,0 +1,32 @@
+"""Identifiers in AWS's formats: request ids, log stream names, X-Ray trace ids."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+__all__ = ["environment_id", "log_stream_name", "new_trace_header", "request_id"]
+
+
+def request_id() -> str:
+    """A request id as AWS issues them: a random UUID4 string."""
+    return str(uuid.uuid4())
+
+
+def environment_id() -> str:
+    """32 hex characters; also the tail of the environment's log stream name."""
+    return os.urandom(16).hex()
+
+
+def log_stream_name(version: str, env_id: str, now: float | None = None) -> str:
+    """``YYYY/MM/DD/[<version>]<32 hex>``: one stream per execution environment."""
+    day = time.strftime("%Y/%m/%d", time.gmtime(time.time() if now is None else now))
+    return f"{day}/[{version}]{env_id}"
+
+
+def new_trace_header(sampled: bool = False, now: float | None = None) -> str:
+    """An X-Ray trace header ``Root=1-<8 hex epoch>-<24 hex>;Parent=<16 hex>;Sampled=0|1``."""
+    epoch = int(time.time() if now is None else now)
+    root = f"1-{epoch:08x}-{os.urandom(12).hex()}"
+    return f"Root={root};Parent={os.urandom(8).hex()};Sampled={1 if sampled else 0}"

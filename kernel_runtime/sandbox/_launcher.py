@@ -1,0 +1,149 @@
+"""Supervisor side of the zygote: start it, ask it to fork environments, hear about exits."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import SandboxUnavailable
+
+__all__ = ["Launcher", "ProcessHandle"]
+
+_PKG_PARENT = str(Path(__file__).resolve().parents[2])
+_BOOT = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
+         "from kernel_runtime.sandbox._zygote import main; main()")
+
+
+@dataclass
+class ProcessHandle:
+    """One process generation of an environment, as the zygote reports it."""
+
+    env_id: str
+    pid: int | None = None
+    spawn_error: str | None = None
+    exit_code: int | None = None
+    exit_signal: int | None = None
+    spawned: threading.Event = field(default_factory=threading.Event)
+    exited: threading.Event = field(default_factory=threading.Event)
+    on_exit: Any = None  # callable(handle) run on the launcher's reader thread
+
+
+class Launcher:
+    """Owns the zygote process and the reader thread for its control socket."""
+
+    def __init__(self, *, limits: str, runtime_id: str, preload: tuple[str, ...] = (),
+                 isolate: bool = True, start_timeout: float = 60.0) -> None:
+        self._lock = threading.Lock()
+        self._handles: dict[str, ProcessHandle] = {}
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._ctl = ours
+        args = {"limits": limits, "runtime_id": runtime_id, "preload": list(preload),
+                "isolate": isolate}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-s", "-c", _BOOT, _PKG_PARENT, str(theirs.fileno()), json.dumps(args)],
+            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            start_new_session=True, close_fds=True,
+        )
+        theirs.close()
+        ours.settimeout(start_timeout)
+        try:
+            first = json.loads(ours.recv(1 << 16) or b'{"op": "failed", "error": "zygote exited"}')
+        except (OSError, ValueError) as exc:
+            self._kill()
+            raise SandboxUnavailable(f"the zygote did not start: {exc}") from exc
+        ours.settimeout(None)
+        if first.get("op") != "ready":
+            self._kill()
+            raise SandboxUnavailable(f"the zygote did not start: {first.get('error')}")
+        self.pid: int = first["pid"]
+        self.rss: int = first["rss"]
+        self.isolation: bool = first["isolation"]
+        self.backend_info: dict[str, Any] = first["backend"]
+        self.alive = True
+        self._reader = threading.Thread(target=self._read_loop, name="lambda-lab-zygote-reader",
+                                        daemon=True)
+        self._reader.start()
+
+    def spawn(self, env_id: str, message: dict[str, Any], sock_fd: int, log_fd: int) -> ProcessHandle:
+        """Ask the zygote to fork an environment; returns at once with a handle to watch."""
+        handle = ProcessHandle(env_id)
+        with self._lock:
+            if not self.alive:
+                raise SandboxUnavailable("the zygote is not running")
+            self._handles[env_id] = handle
+        msg = dict(message, op="spawn", env=env_id, pkg_parent=_PKG_PARENT)
+        try:
+            socket.send_fds(self._ctl, [json.dumps(msg).encode()], [sock_fd, log_fd])
+        except OSError as exc:
+            with self._lock:
+                self._handles.pop(env_id, None)
+            raise SandboxUnavailable(f"the zygote is not reachable: {exc}") from exc
+        return handle
+
+    def _read_loop(self) -> None:
+        while True:
+            try:
+                data = self._ctl.recv(1 << 16)
+            except OSError:
+                data = b""
+            if not data:
+                break
+            msg = json.loads(data)
+            op = msg.get("op")
+            with self._lock:
+                handle = self._handles.get(msg.get("env", ""))
+                if op in ("exited", "spawn_failed"):
+                    self._handles.pop(msg.get("env", ""), None)
+            if handle is None:
+                continue
+            if op == "spawned":
+                handle.pid = msg["pid"]
+                handle.spawned.set()
+            elif op == "spawn_failed":
+                handle.spawn_error = msg["error"]
+                handle.spawned.set()
+                handle.exited.set()
+            elif op == "exited":
+                handle.exit_code = msg["code"]
+                handle.exit_signal = msg["signal"]
+                handle.spawned.set()
+                handle.exited.set()
+                if handle.on_exit is not None:
+                    handle.on_exit(handle)
+        with self._lock:
+            self.alive = False
+            orphans = list(self._handles.values())
+            self._handles.clear()
+        for handle in orphans:
+            handle.spawn_error = handle.spawn_error or "the zygote exited"
+            handle.spawned.set()
+            handle.exited.set()
+            if handle.on_exit is not None:
+                handle.on_exit(handle)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Tell the zygote to kill what is left and exit; kill it if it does not."""
+        try:
+            self._ctl.send(json.dumps({"op": "exit"}).encode())
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._kill()
+        self._ctl.close()
+        self._reader.join(timeout=1.0)
+
+    def _kill(self) -> None:
+        try:
+            os.kill(self.proc.pid, 9)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()

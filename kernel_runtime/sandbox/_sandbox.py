@@ -1,0 +1,205 @@
+"""The sandbox: launcher, limits backend and housekeeping shared by all environments."""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import os
+import shutil
+import tempfile
+import threading
+import time
+import weakref
+from pathlib import Path
+from typing import Any
+
+from ..config import FunctionConfig
+from ..errors import InvalidParameterValueException
+from ._environment import ExecutionEnvironment, State
+from ._launcher import Launcher
+from ._limits import CpuDutyCycler, LimitsBackend, MemoryWatchdog, detect_limits_backend
+
+__all__ = ["Sandbox"]
+
+LAUNCH_MODES = ("zygote", "spawn")
+INITIALIZATION_TYPES = ("on-demand", "provisioned-concurrency")
+_live: weakref.WeakSet[Sandbox] = weakref.WeakSet()
+
+
+class Sandbox:
+    """Creates execution environments and owns every process they run in.
+
+    ``launch_mode`` "zygote" forks environments from a warm interpreter (the fast path);
+    "spawn" execs a fresh interpreter per environment. ``limits`` picks the enforcement
+    backend: "auto" (cgroups when writable, else rlimits plus watchdogs), "cgroup" or "rlimit".
+    ``freeze_grace`` is how long an idle environment stays thawed before it is frozen, so
+    back-to-back invokes do not pay for a freeze and a thaw each.
+    """
+
+    def __init__(self, *, launch_mode: str = "zygote", limits: str = "auto", freeze: bool = True,
+                 freeze_grace: float = 0.01, isolate: bool = True, work_dir: str | Path | None = None,
+                 preload: tuple[str, ...] = (), shutdown_grace: float = 0.5) -> None:
+        if launch_mode not in LAUNCH_MODES:
+            raise InvalidParameterValueException(
+                f"launch_mode must be one of {', '.join(LAUNCH_MODES)}, not {launch_mode!r}")
+        self.launch_mode = launch_mode
+        self.freeze = freeze
+        self.freeze_grace = freeze_grace
+        self.shutdown_grace = shutdown_grace
+        self.extra_environment: dict[str, str] = {}
+        self.runtime_id = os.urandom(4).hex()
+        self._owns_work_dir = work_dir is None
+        self.work_dir = Path(tempfile.mkdtemp(prefix="lambda-lab-") if work_dir is None else work_dir)
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.backend: LimitsBackend = detect_limits_backend(limits, runtime_id=self.runtime_id)
+        self.backend.cleanup_stale()
+        kind = "rlimit" if self.backend.name == "rlimit" else "cgroup"
+        self._envs: dict[str, ExecutionEnvironment] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+        self._watchdog: MemoryWatchdog | None = None
+        self._cycler: CpuDutyCycler | None = None
+        if not self.backend.enforces_memory:
+            self._watchdog = MemoryWatchdog()
+        if not self.backend.enforces_cpu:
+            self._cycler = CpuDutyCycler()
+        self.launcher = Launcher(limits=kind, runtime_id=self.runtime_id, preload=preload,
+                                 isolate=isolate)
+        self.isolate = isolate and self.launcher.isolation
+        self.zygote_rss = self.launcher.rss
+        self._idle_envs: dict[ExecutionEnvironment, float] = {}
+        self._kick = threading.Event()
+        self._sleeping = False
+        self._housekeeper = threading.Thread(target=self._housekeep, name="lambda-lab-housekeeper",
+                                             daemon=True)
+        self._housekeeper.start()
+        _live.add(self)
+
+    # -- public ---------------------------------------------------------------------------------
+    def create_environment(self, config: FunctionConfig, *,
+                           initialization_type: str = "on-demand") -> ExecutionEnvironment:
+        """A new environment for ``config``, with Init already run (or failed: see its state)."""
+        if initialization_type not in INITIALIZATION_TYPES:
+            raise InvalidParameterValueException(
+                f"initialization_type must be one of {', '.join(INITIALIZATION_TYPES)}")
+        if self._closed:
+            raise InvalidParameterValueException("the sandbox is closed")
+        env = ExecutionEnvironment(self, config, initialization_type)
+        with self._lock:
+            self._envs[env.environment_id] = env
+        env.start()
+        return env
+
+    @property
+    def environments(self) -> list[ExecutionEnvironment]:
+        with self._lock:
+            return list(self._envs.values())
+
+    def describe(self) -> dict[str, Any]:
+        """Which mechanisms are active: launch mode, limits backend, freezer, isolation."""
+        return {"launch_mode": self.launch_mode, "limits": self.backend.describe(),
+                "freeze": self.freeze, "freeze_grace_s": self.freeze_grace,
+                "mount_isolation": self.isolate, "zygote_pid": self.launcher.pid,
+                "zygote_rss_bytes": self.zygote_rss}
+
+    def close(self) -> None:
+        """Shut every environment down, stop the zygote, remove every group and file."""
+        if self._closed:
+            return
+        self._closed = True
+        for env in self.environments:
+            env.shutdown()
+        self._kick.set()
+        self.launcher.close()
+        for helper in (self._watchdog, self._cycler):
+            if helper is not None:
+                helper.close()
+        self.backend.close()
+        if self._owns_work_dir:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
+        _live.discard(self)
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- layers ---------------------------------------------------------------------------------
+    def layers_dir(self, layers: tuple[Path, ...]) -> str | None:
+        """Layers merged in order into one directory (later layers win), made once per list."""
+        if not layers:
+            return None
+        key = hashlib.sha256("\0".join(str(p.resolve()) for p in layers).encode()).hexdigest()[:16]
+        target = self.work_dir / "opt" / key
+        if not target.exists():
+            staging = target.with_suffix(".tmp")
+            shutil.rmtree(staging, ignore_errors=True)
+            for layer in layers:
+                shutil.copytree(layer, staging, dirs_exist_ok=True, symlinks=True)
+            staging.rename(target)
+        return str(target)
+
+    # -- hooks called by environments ------------------------------------------------------------
+    def _watch(self, env: ExecutionEnvironment) -> None:
+        if self._watchdog is not None and env.pid is not None:
+            self._watchdog.watch(env.environment_id, env.pid, env.config.memory_size * 1048576, 0,
+                                 lambda _key, _rss, env=env: env._on_memory_exceeded())
+
+    def _unwatch(self, env: ExecutionEnvironment) -> None:
+        if self._watchdog is not None:
+            self._watchdog.unwatch(env.environment_id)
+
+    def _busy(self, env: ExecutionEnvironment, busy: bool) -> None:
+        cycler = self._cycler
+        if cycler is None or env.config.cpu_share >= 1 or env.pid is None:
+            return
+        if busy:
+            cycler.start(env.environment_id, env.pid, env.config.cpu_share)
+        else:
+            cycler.stop(env.environment_id)
+
+    def _idle(self, env: ExecutionEnvironment) -> None:
+        if self.freeze:
+            self._idle_envs[env] = env.last_used
+            if self._sleeping:
+                self._kick.set()
+
+    def _forget(self, env: ExecutionEnvironment) -> None:
+        self._idle_envs.pop(env, None)
+        with self._lock:
+            self._envs.pop(env.environment_id, None)
+
+    def _housekeep(self) -> None:
+        """Freeze environments that stayed idle past the grace period."""
+        while not self._closed:
+            now = time.monotonic()
+            wake: float | None = None
+            for env, since in list(self._idle_envs.items()):
+                if env.state is not State.READY or env.last_used != since:
+                    self._idle_envs.pop(env, None)
+                elif now - since >= self.freeze_grace:
+                    if env.try_freeze(since) or env.state is not State.READY:
+                        self._idle_envs.pop(env, None)
+                    else:
+                        wake = now + 0.001
+                else:
+                    due = since + self.freeze_grace
+                    wake = due if wake is None else min(wake, due)
+            if wake is None:
+                self._sleeping = True
+                if not self._idle_envs:
+                    self._kick.wait()
+                self._sleeping = False
+            else:
+                self._kick.wait(max(wake - time.monotonic(), 0.0005))
+            self._kick.clear()
+
+
+@atexit.register
+def _close_all() -> None:
+    for sandbox in list(_live):
+        try:
+            sandbox.close()
+        except Exception:  # noqa: BLE001, S110 - best effort at interpreter exit
+            pass

@@ -1,0 +1,410 @@
+"""The worker: the Python runtime inside one execution environment.
+
+It plays the part of AWS's bootstrap (awslambdaric): runtime init, then the function's
+module-level code, then a loop of invokes, each answered with a result or an error object in
+the exact shapes AWS's Python runtime produces. It talks to its supervisor over fd 3 with the
+frames of :mod:`._protocol`. It never imports anything the zygote does not already hold, so a
+fork costs only page-table copies.
+"""
+
+from __future__ import annotations
+
+import decimal
+import importlib
+import json
+import logging
+import os
+import resource
+import socket
+import sys
+import time
+import traceback
+from typing import Any, Callable
+
+from ._protocol import ERROR, HEADER, INIT_ERROR, INVOKE, READY, RESULT, RSS, SHUTDOWN
+
+__all__ = ["LambdaContext", "run"]
+
+SOCK_FD = 3
+_BACKUP_LOG_FD = 100  # a CLOEXEC copy of the log pipe, to repair fds 1 and 2 if a handler closes them
+
+_current_request_id = ""
+
+
+# -- the context object ----------------------------------------------------------------------
+class CognitoIdentity:
+    __slots__ = ("cognito_identity_id", "cognito_identity_pool_id")
+
+    def __init__(self, identity: dict[str, Any] | None = None) -> None:
+        identity = identity or {}
+        self.cognito_identity_id = identity.get("cognitoIdentityId")
+        self.cognito_identity_pool_id = identity.get("cognitoIdentityPoolId")
+
+    def __repr__(self) -> str:
+        return (f"CognitoIdentity([cognito_identity_id={self.cognito_identity_id},"
+                f"cognito_identity_pool_id={self.cognito_identity_pool_id}])")
+
+
+class Client:
+    __slots__ = ("app_package_name", "app_title", "app_version_code", "app_version_name",
+                 "installation_id")
+
+    def __init__(self, client: dict[str, Any]) -> None:
+        for name in self.__slots__:
+            setattr(self, name, client.get(name))
+
+
+class ClientContext:
+    __slots__ = ("client", "custom", "env")
+
+    def __init__(self, context: dict[str, Any]) -> None:
+        client = context.get("client")
+        self.client = Client(client) if isinstance(client, dict) else None
+        self.custom = context.get("custom")
+        self.env = context.get("env")
+
+
+class LambdaContext:
+    """The ``context`` argument, with the members and types AWS's Python runtime gives."""
+
+    def __init__(self, request_id: str, deadline_ms: int, invoked_function_arn: str,
+                 client_context: dict[str, Any] | None, identity: dict[str, Any] | None,
+                 tenant_id: str | None = None) -> None:
+        env = os.environ
+        self.aws_request_id = request_id
+        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME")
+        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")  # a str, as in AWS
+        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self.invoked_function_arn = invoked_function_arn
+        self.tenant_id = tenant_id
+        self.client_context = ClientContext(client_context) if client_context else None
+        self.identity = CognitoIdentity(identity)
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before the function times out, counting down from the real deadline."""
+        return max(self._deadline_ms - int(time.time() * 1000), 0)
+
+    def log(self, msg: str) -> None:
+        os.write(1, msg.encode("utf-8", "backslashreplace"))
+
+    def __repr__(self) -> str:
+        return (f"LambdaContext([aws_request_id={self.aws_request_id},"
+                f"function_name={self.function_name},function_version={self.function_version},"
+                f"invoked_function_arn={self.invoked_function_arn}])")
+
+
+# -- logging ---------------------------------------------------------------------------------
+def _iso_now(t: float | None = None) -> str:
+    t = time.time() if t is None else t
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"
+
+
+class _TextHandler(logging.Handler):
+    """``[LEVEL]\\t<UTC time>Z\\t<request id>\\t<message>``; newlines become ``\\r`` so one
+    record stays one log event, as AWS's runtime writes it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            msg = self.format(record).replace("\n", "\r")
+            line = f"[{record.levelname}]\t{_iso_now(record.created)}\t{_current_request_id}\t{msg}\n"
+            os.write(1, line.encode("utf-8", "backslashreplace"))
+        except Exception:  # noqa: BLE001 - logging must never break the handler
+            self.handleError(record)
+
+
+_RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+class _JsonHandler(logging.Handler):
+    """AWS's JSON log format: timestamp, level, message, logger, requestId, plus ``extra`` keys."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            entry: dict[str, Any] = {
+                "timestamp": _iso_now(record.created),
+                "level": record.levelname,
+                "message": record.getMessage(),
+                "logger": record.name,
+                "requestId": _current_request_id or None,
+            }
+            if record.exc_info and record.exc_info[0] is not None:
+                etype, value, tb = record.exc_info
+                entry["errorType"] = etype.__name__
+                entry["errorMessage"] = str(value)
+                entry["stackTrace"] = traceback.format_tb(tb)
+                entry["location"] = f"{record.pathname}:{record.funcName}:{record.lineno}"
+            for key, value in record.__dict__.items():
+                if key not in _RECORD_ATTRS and not key.startswith("_"):
+                    entry[key] = value
+            entry = {k: v for k, v in entry.items() if v is not None}
+            line = json.dumps(entry, default=str, ensure_ascii=False) + "\n"
+            os.write(1, line.encode("utf-8", "backslashreplace"))
+        except Exception:  # noqa: BLE001
+            self.handleError(record)
+
+
+_LEVELS = {"TRACE": 5, "DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARN": logging.WARNING,
+           "ERROR": logging.ERROR, "FATAL": logging.CRITICAL}
+
+
+def _setup_logging(log_format: str, level: str | None) -> None:
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    if log_format == "JSON":
+        root.addHandler(_JsonHandler())
+        root.setLevel(_LEVELS.get((level or "INFO").upper(), logging.INFO))
+    else:
+        root.addHandler(_TextHandler())
+        root.setLevel(logging.WARNING)  # Python's default: logging.info is silent, as on AWS
+
+
+# -- error objects ---------------------------------------------------------------------------
+_THIS_FILE = __file__.rstrip("c")
+
+
+def _user_frames(tb: Any) -> list[str]:
+    """Formatted traceback entries with the runtime's own frames stripped, as AWS does."""
+    frames = traceback.extract_tb(tb)
+    frames = traceback.StackSummary.from_list(
+        [f for f in frames if f.filename != _THIS_FILE and "importlib" not in f.filename]
+    )
+    return traceback.format_list(frames)
+
+
+def _error(error_type: str, message: str, request_id: str, stack: list[str] | None = None) -> dict:
+    return {"errorMessage": message, "errorType": error_type, "requestId": request_id,
+            "stackTrace": stack or []}
+
+
+def _log_error(err: dict[str, Any], log_format: str) -> None:
+    """Write the ``[ERROR] Type: message`` line (or JSON record) AWS logs for a failed request."""
+    if log_format == "JSON":
+        entry = {"timestamp": _iso_now(), "level": "ERROR", "message": err["errorMessage"],
+                 "logger": "root", "requestId": err.get("requestId") or None,
+                 "errorType": err["errorType"], "errorMessage": err["errorMessage"],
+                 "stackTrace": err.get("stackTrace") or []}
+        line = json.dumps({k: v for k, v in entry.items() if v is not None}) + "\n"
+    else:
+        lines = [f"[ERROR] {err['errorType']}: {err['errorMessage']}"]
+        stack = err.get("stackTrace")
+        if stack is not None:
+            lines.append("Traceback (most recent call last):")
+            for entry in stack:
+                for sub in entry.splitlines():
+                    stripped = sub.lstrip(" ")
+                    lines.append("\u00a0" * (len(sub) - len(stripped)) + stripped)
+        line = "\r".join(lines) + "\n"
+    try:
+        os.write(1, line.encode("utf-8", "backslashreplace"))
+    except OSError:
+        pass
+
+
+class _FaultError(Exception):
+    def __init__(self, error_type: str, message: str, stack: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.stack = stack or []
+
+
+def _resolve_handler(handler: str) -> Callable[[Any, Any], Any]:
+    """Import the handler module and find the function, with AWS's Runtime.* fault names."""
+    try:
+        modname, fname = handler.rsplit(".", 1)
+    except ValueError as exc:
+        raise _FaultError("Runtime.MalformedHandlerName", f"Bad handler '{handler}': {exc}") from None
+    if not modname or not fname:
+        raise _FaultError("Runtime.MalformedHandlerName",
+                          f"Bad handler '{handler}': not enough values to unpack (expected 2, got 1)")
+    if modname.split(".")[0] in sys.builtin_module_names:
+        raise _FaultError("Runtime.BuiltInModuleConflict",
+                          f"Cannot use built-in module {modname} as a handler module")
+    try:
+        module = importlib.import_module(modname.replace("/", "."))
+    except ImportError as exc:
+        raise _FaultError("Runtime.ImportModuleError",
+                          f"Unable to import module '{modname}': {exc}") from None
+    except SyntaxError as exc:
+        trace = [f'  File "{exc.filename}" Line {exc.lineno}\n    {exc.text}']
+        raise _FaultError("Runtime.UserCodeSyntaxError",
+                          f"Syntax error in module '{modname}': {exc}", trace) from None
+    try:
+        return getattr(module, fname)
+    except AttributeError:
+        fault = _FaultError("Runtime.HandlerNotFound", f"Handler '{fname}' missing on module '{modname}'")
+
+        def _missing(event: Any, context: Any) -> Any:
+            raise fault
+
+        return _missing
+
+
+class _Encoder(json.JSONEncoder):
+    def default(self, o: Any) -> Any:
+        if isinstance(o, decimal.Decimal):
+            return int(o) if o == o.to_integral_value() else float(o)
+        return super().default(o)
+
+
+_dumps = _Encoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+# -- the loop ---------------------------------------------------------------------------------
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    view = bytearray(n)
+    mv = memoryview(view)
+    got = 0
+    while got < n:
+        k = sock.recv_into(mv[got:], n - got)
+        if k == 0:
+            raise EOFError
+        got += k
+    return bytes(view)
+
+
+def _send(sock: socket.socket, kind: int, body: bytes) -> None:
+    sock.sendmsg([HEADER.pack(len(body), kind), body])
+
+
+def _peak_rss() -> int:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return (own + kids) * 1024
+
+
+def _repair_std_fds(log_ino: int, null_ino: int) -> None:
+    """Put fds 0-2 back if a handler closed or replaced them, so the next request still logs."""
+    for fd, ino, source in ((0, null_ino, None), (1, log_ino, _BACKUP_LOG_FD), (2, log_ino, _BACKUP_LOG_FD)):
+        try:
+            if os.fstat(fd).st_ino == ino:
+                continue
+        except OSError:
+            pass
+        if source is None:
+            nfd = os.open(os.devnull, os.O_RDONLY)
+            if nfd != fd:
+                os.dup2(nfd, fd)
+                os.close(nfd)
+        else:
+            os.dup2(source, fd)
+
+
+def _runtime_init(spec: dict[str, Any]) -> None:
+    """What AWS's bootstrap does before user code: environment, paths, stdio, logging."""
+    os.environ.clear()
+    os.environ.update(spec["env"])
+    os.chdir(spec["task_root"])
+    base = [p for p in sys.path if p and p != "." and p not in spec["path_prefix"]]
+    sys.path[:] = list(spec["path_prefix"]) + base
+    sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False,  # noqa: SIM115
+                      buffering=1)
+    sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False,  # noqa: SIM115
+                      buffering=1)
+    sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
+    _setup_logging(spec["log_format"], spec.get("log_level"))
+
+
+def run(spec: dict[str, Any], started: float) -> None:
+    """Run the environment: init, then invokes until SHUTDOWN or EOF. Never returns."""
+    global _current_request_id
+    sock = socket.socket(fileno=SOCK_FD)
+    log_format = spec["log_format"]
+    try:
+        os.dup2(1, _BACKUP_LOG_FD, inheritable=False)
+        log_ino = os.fstat(1).st_ino
+        null_ino = os.fstat(0).st_ino
+        _runtime_init(spec)
+        runtime_done = time.perf_counter()
+        handler_fn = _resolve_handler(spec["handler"])
+    except _FaultError as fault:
+        err = _error(fault.error_type, fault.message, "", fault.stack)
+        _log_error(err, log_format)
+        _send(sock, INIT_ERROR, _dumps(err).encode())
+        os._exit(1)
+    except BaseException as exc:  # noqa: BLE001 - module-level code may raise anything
+        err = _error(type(exc).__name__, str(exc), "", _user_frames(exc.__traceback__))
+        _log_error(err, log_format)
+        _send(sock, INIT_ERROR, _dumps(err).encode())
+        os._exit(1)
+    _flush_std()
+    ready = time.perf_counter()
+    _send(sock, READY, json.dumps({
+        "pid": os.getpid(),
+        "runtime_init_ms": (runtime_done - started) * 1000,
+        "function_init_ms": (ready - runtime_done) * 1000,
+    }).encode())
+
+    head = HEADER
+    while True:
+        try:
+            length, kind = head.unpack(_recv_exact(sock, head.size))
+            body = _recv_exact(sock, length) if length else b""
+        except (EOFError, OSError):
+            os._exit(0)
+        if kind == SHUTDOWN:
+            os._exit(0)
+        if kind != INVOKE:
+            continue
+        meta_len = int.from_bytes(body[:4], "big")
+        meta = json.loads(body[4:4 + meta_len])
+        payload = body[4 + meta_len:]
+        request_id = meta["id"]
+        _current_request_id = request_id
+        os.environ["_X_AMZN_TRACE_ID"] = meta["trace"]
+        kind_out, out = _invoke(handler_fn, meta, payload, request_id, log_format)
+        _flush_std()
+        _repair_std_fds(log_ino, null_ino)
+        _current_request_id = ""
+        _send(sock, kind_out, RSS.pack(_peak_rss()) + out)
+
+
+def _flush_std() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001, S110 - a handler may have closed or replaced it
+            pass
+
+
+def _invoke(handler_fn: Callable[[Any, Any], Any], meta: dict[str, Any], payload: bytes,
+            request_id: str, log_format: str) -> tuple[int, bytes]:
+    try:
+        event = json.loads(payload) if payload else {}
+    except ValueError as exc:
+        err = _error("Runtime.UnmarshalError", f"Unable to unmarshal input: {exc}", request_id)
+        _log_error(err, log_format)
+        return ERROR, _dumps(err).encode()
+    context = LambdaContext(request_id, meta["deadline"], meta["arn"], meta.get("cc"), meta.get("ci"))
+    try:
+        result = handler_fn(event, context)
+    except _FaultError as fault:
+        err = _error(fault.error_type, fault.message, request_id, fault.stack)
+        _log_error(err, log_format)
+        return ERROR, _dumps(err).encode()
+    except BaseException as exc:  # noqa: BLE001 - SystemExit from a handler is a function error too
+        err = _error(type(exc).__name__, str(exc), request_id, _user_frames(exc.__traceback__))
+        _log_error(err, log_format)
+        return ERROR, _dumps(err).encode()
+    if isinstance(result, (bytes, bytearray)):
+        return RESULT, bytes(result)
+    try:
+        return RESULT, _dumps(result).encode("utf-8")
+    except (TypeError, ValueError, OverflowError) as exc:
+        err = _error("Runtime.MarshalError", f"Unable to marshal response: {exc}", request_id)
+        _log_error(err, log_format)
+        return ERROR, _dumps(err).encode()
+
+
+def main() -> None:
+    """Entry point of the spawn launch mode: a fresh interpreter, spec as argv[1]."""
+    started = time.perf_counter()
+    run(json.loads(sys.argv[1]), started)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,321 @@
+"""The zygote: a warm interpreter that forks execution environments on request.
+
+It has imported the worker and frozen its heap (``gc.freeze``) so a fork costs page-table
+copies only. It is the parent and subreaper of every environment: it sets PDEATHSIG on each
+child, reaps them, reports their exit status, kills escaped descendants, and when its
+supervisor goes away (EOF on the control socket) it kills everything it started. Its main
+thread is the only one that forks (PDEATHSIG follows the forking thread).
+
+A spawn request carries the environment's spec (JSON) and two fds: the worker end of the
+supervisor socketpair and the write end of the log pipe. The same child set-up serves the
+"zygote" launch mode (run the worker in the forked process) and the "spawn" mode (exec a
+fresh interpreter), and is where an exec'd custom runtime bootstrap or a network namespace
+will be set up later.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import json
+import os
+import select
+import signal
+import socket
+import sys
+import time
+import traceback
+from typing import Any
+
+from . import _limits, _worker
+
+__all__ = ["main"]
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+CLONE_NEWNS = 0x00020000
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_REMOUNT = 32
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
+                        ctypes.c_void_p]
+
+
+def _check(rc: int, what: str) -> None:
+    if rc != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _mount(src: str | None, dst: str, flags: int) -> None:
+    _check(_libc.mount(src.encode() if src else None, dst.encode(), None, flags, None),
+           f"mount {src} {dst}")
+
+
+def isolate_mounts(task_root: str, opt_dir: str | None, tmp_dir: str) -> None:
+    """Private mount namespace: code read-only at /var/task, layers at /opt, own /tmp."""
+    _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    _mount(None, "/", MS_REC | MS_PRIVATE)
+    _mount(task_root, "/var/task", MS_BIND | MS_REC)
+    _mount(None, "/var/task", MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    if opt_dir:
+        _mount(opt_dir, "/opt", MS_BIND | MS_REC)
+        _mount(None, "/opt", MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    _mount(tmp_dir, "/tmp", MS_BIND)
+
+
+class Zygote:
+    def __init__(self, ctl: socket.socket, args: dict[str, Any]) -> None:
+        self.ctl = ctl
+        self.pid = os.getpid()
+        self.backend = _limits.detect_limits_backend(args["limits"], runtime_id=args["runtime_id"])
+        self.envs: dict[int, str] = {}  # pid -> env id
+        self.pgids: dict[str, int] = {}  # env id -> pgid
+        self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.set_wakeup_fd(self.wake_w)
+        self.can_isolate = self._probe_isolation() if args.get("isolate", True) else False
+
+    def _probe_isolation(self) -> bool:
+        """Mount isolation needs root (CAP_SYS_ADMIN) and an existing /var/task mount point."""
+        if os.geteuid() != 0:
+            return False
+        try:
+            os.makedirs("/var/task", exist_ok=True)
+        except OSError:
+            return False
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _check(_libc.unshare(CLONE_NEWNS), "unshare")
+                _mount(None, "/", MS_REC | MS_PRIVATE)
+                os._exit(0)
+            except BaseException:  # noqa: BLE001
+                os._exit(1)
+        _, status = os.waitpid(pid, 0)
+        return os.waitstatus_to_exitcode(status) == 0
+
+    def send(self, msg: dict[str, Any]) -> None:
+        try:
+            self.ctl.send(json.dumps(msg).encode())
+        except OSError:
+            pass
+
+    def serve(self) -> None:
+        poller = select.poll()
+        poller.register(self.ctl, select.POLLIN)
+        poller.register(self.wake_r, select.POLLIN)
+        while True:
+            try:
+                events = poller.poll()
+            except InterruptedError:
+                continue
+            for fd, _ in events:
+                if fd == self.wake_r:
+                    try:
+                        while os.read(self.wake_r, 512):
+                            pass
+                    except BlockingIOError:
+                        pass
+                    self.reap()
+                else:
+                    try:
+                        data, fds, _flags, _addr = socket.recv_fds(self.ctl, 1 << 20, 4)
+                    except InterruptedError:
+                        continue
+                    if not data:
+                        self.shutdown()
+                        return
+                    msg = json.loads(data)
+                    if msg["op"] == "spawn":
+                        self.spawn(msg, fds)
+                    elif msg["op"] == "exit":
+                        self.shutdown()
+                        return
+                    else:
+                        for fd_ in fds:
+                            os.close(fd_)
+
+    # -- children ------------------------------------------------------------------------------
+    def spawn(self, msg: dict[str, Any], fds: list[int]) -> None:
+        env_id = msg["env"]
+        sock_fd, log_fd = fds
+        limits = _limits.LimitSpec(**msg["limits"])
+        try:
+            self.backend.prepare(env_id, limits)
+            pid = os.fork()
+        except OSError as exc:
+            os.close(sock_fd)
+            os.close(log_fd)
+            self.send({"op": "spawn_failed", "env": env_id, "error": str(exc)})
+            return
+        if pid == 0:
+            self._child(msg, limits, sock_fd, log_fd)  # never returns
+        os.close(sock_fd)
+        os.close(log_fd)
+        self.envs[pid] = env_id
+        self.pgids[env_id] = pid
+        self.send({"op": "spawned", "env": env_id, "pid": pid})
+
+    def _child(self, msg: dict[str, Any], limits: _limits.LimitSpec, sock_fd: int,
+               log_fd: int) -> None:
+        started = time.perf_counter()
+        try:
+            _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            if os.getppid() != self.pid:
+                os._exit(1)
+            signal.set_wakeup_fd(-1)
+            for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                signal.signal(sig, signal.SIG_DFL)
+            os.setsid()
+            env_id = msg["env"]
+            self.backend.enter(env_id, limits)
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, 0)
+            os.dup2(log_fd, 1)
+            os.dup2(log_fd, 2)
+            os.dup2(sock_fd, _worker.SOCK_FD, inheritable=msg["mode"] == "spawn")
+            for fd in {null, log_fd, sock_fd, self.wake_r, self.wake_w, self.ctl.detach()}:
+                if fd > _worker.SOCK_FD:
+                    os.close(fd)
+            spec = msg["spec"]
+            if msg.get("isolate") and self.can_isolate:
+                isolate_mounts(spec["task_root"], spec.get("opt_dir"), spec["tmp_dir"])
+                spec = _rebase(spec, "/var/task", "/opt" if spec.get("opt_dir") else None, "/tmp")
+            if msg["mode"] == "spawn":
+                boot = ("import sys; sys.path.insert(0, %r); "
+                        "from kernel_runtime.sandbox._worker import main; main()") % msg["pkg_parent"]
+                os.execve(sys.executable, [sys.executable, "-s", "-c", boot, json.dumps(spec)],
+                          spec["env"])
+            _worker.run(spec, started)
+        except BaseException:  # noqa: BLE001 - report any set-up failure, then die
+            try:
+                os.write(2, traceback.format_exc().encode())
+            finally:
+                os._exit(127)
+        os._exit(0)
+
+    def reap(self) -> None:
+        swept = False
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            env_id = self.envs.pop(pid, None)
+            if env_id is None:
+                continue  # an adopted orphan
+            self.pgids.pop(env_id, None)
+            self.send({"op": "exited", "env": env_id, "pid": pid,
+                       "code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+                       "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None})
+            swept = True
+        if swept:
+            self.sweep_orphans()
+
+    def sweep_orphans(self) -> None:
+        """Kill descendants that outlived their environment and were re-parented to us."""
+        me = str(self.pid)
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            pid = int(entry)
+            if pid in self.envs:
+                continue
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            ppid = stat[stat.rfind(b")") + 2:].split()[1]
+            if ppid == me.encode():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+    def shutdown(self) -> None:
+        for env_id, pgid in list(self.pgids.items()):
+            try:
+                self.backend.kill(env_id, pgid)
+            except OSError:
+                pass
+        deadline = time.monotonic() + 3
+        while self.envs and time.monotonic() < deadline:
+            self.reap()
+            time.sleep(0.005)
+        self.sweep_orphans()
+        for env_id in list(self.pgids) + list(self.envs.values()):
+            self.backend.destroy(env_id)
+        while True:
+            try:
+                if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                    break
+            except ChildProcessError:
+                break
+
+
+def _rebase(spec: dict[str, Any], task_root: str, opt_dir: str | None, tmp_dir: str) -> dict[str, Any]:
+    """The spec as seen from inside the private mount namespace."""
+    old_task, old_opt = spec["task_root"], spec.get("opt_dir")
+    spec = dict(spec)
+    env = dict(spec["env"])
+
+    def fix(value: str) -> str:
+        if old_opt and opt_dir and value.startswith(old_opt):
+            value = opt_dir + value[len(old_opt):]
+        return value.replace(old_task, task_root)
+
+    for key in ("LAMBDA_TASK_ROOT", "PATH", "LD_LIBRARY_PATH", "PYTHONPATH", "TMPDIR"):
+        if key in env:
+            env[key] = fix(env[key])
+    env.pop("TMPDIR", None)
+    spec["env"] = env
+    spec["path_prefix"] = [fix(p) for p in spec["path_prefix"]]
+    spec["task_root"], spec["opt_dir"], spec["tmp_dir"] = task_root, opt_dir, tmp_dir
+    return spec
+
+
+def main() -> None:
+    """Entry point: ``python -c ... <ctl fd> <args json>``, started by the supervisor."""
+    ctl = socket.socket(fileno=int(sys.argv[1]))
+    args = json.loads(sys.argv[2])
+    _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in args.get("preload", []):
+        try:
+            __import__(name)
+        except ImportError as exc:
+            os.write(2, f"lambda-lab zygote: cannot preload {name}: {exc}\n".encode())
+    try:
+        zygote = Zygote(ctl, args)
+    except Exception as exc:  # noqa: BLE001 - tell the supervisor why we cannot serve
+        ctl.send(json.dumps({"op": "failed", "error": f"{type(exc).__name__}: {exc}"}).encode())
+        sys.exit(1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    rss = 0
+    with open("/proc/self/statm") as f:
+        rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    gc.collect()
+    gc.freeze()
+    zygote.send({"op": "ready", "pid": os.getpid(), "rss": rss, "isolation": zygote.can_isolate,
+                 "backend": zygote.backend.describe()})
+    try:
+        zygote.serve()
+    except Exception:  # noqa: BLE001
+        traceback.print_exc()
+        zygote.shutdown()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
