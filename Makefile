@@ -11,6 +11,8 @@ KERNEL    := lambda-lab
 KERNELDIR := $(VENV)/share/jupyter/kernels/$(KERNEL)
 
 LAB_ARGS    ?=
+# Jupyter refuses to start as root unless told; developers and CI here run as root.
+ROOT_FLAG   := $(if $(filter 0,$(shell id -u)),--allow-root)
 PYTEST_ARGS ?=
 BENCH_ARGS  ?=
 
@@ -41,7 +43,7 @@ $(KERNELDIR)/kernel.json: $(STAMP)
 kernel: $(KERNELDIR)/kernel.json
 
 lab: venv kernel
-	$(VENV)/bin/jupyter lab notebooks/ $(LAB_ARGS)
+	$(VENV)/bin/jupyter lab notebooks/ $(ROOT_FLAG) $(LAB_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .
