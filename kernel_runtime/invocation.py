@@ -40,8 +40,14 @@ class Invocation:
     started_at: float  # epoch seconds
     finished_at: float
     trace_id: str
-    log: str
+    raw_log: str
     log_bytes_dropped: int = 0
+
+    @property
+    def log(self) -> str:
+        """The log for reading: the runtime writes multi-line records with ``\\r`` between lines
+        (one CloudWatch event each, see ``raw_log``); here they are broken into lines."""
+        return self.raw_log.replace("\r", "\n")
 
     @property
     def result(self) -> Any:
@@ -51,7 +57,7 @@ class Invocation:
     @property
     def log_result(self) -> str:
         """The last 4 KB of the log, base64, as ``X-Amz-Log-Result`` carries it for LogType=Tail."""
-        raw = self.log.encode("utf-8")[-LOG_TAIL_BYTES:]
+        raw = self.raw_log.encode("utf-8")[-LOG_TAIL_BYTES:]
         return base64.b64encode(raw).decode("ascii")
 
     @property

@@ -161,6 +161,9 @@ class ExecutionEnvironment:
         # the zygote's pages are shared and charged to it, so the environment's own limit is
         # the configured size minus that share: the process tree then tops out at memory_size
         own = max(self._memory_bytes - self.sandbox.zygote_rss, 16 * 1024 * 1024)
+        if not self.sandbox.backend.enforces_memory:
+            # the RSS watchdog enforces memory_size; RLIMIT_DATA is only a backstop above it
+            own = self._memory_bytes + self._memory_bytes // 4
         return {"memory_bytes": own, "cpu_share": cfg.cpu_share, "pids_max": 1024,
                 "nofile": 1024, "fsize_bytes": cfg.ephemeral_storage * 1024 * 1024}
 
@@ -294,8 +297,7 @@ class ExecutionEnvironment:
         assert self._sock is not None
         self.sandbox._busy(self, True)
         try:
-            self._sock.sendmsg([P.HEADER.pack(4 + len(meta_b) + len(payload), P.INVOKE),
-                                len(meta_b).to_bytes(4, "big"), meta_b, payload])
+            P.send_frame(self._sock, P.INVOKE, len(meta_b).to_bytes(4, "big"), meta_b, payload)
             outcome = self._wait(deadline)
         except OSError:
             outcome = _Outcome("eof")
@@ -324,6 +326,7 @@ class ExecutionEnvironment:
                     "errorType": error_type}).encode()
             next_state = State.READY
         elif outcome.kind == "timeout":
+            self._note_peak()
             self._kill_process()
             status, error_type, function_error = "timeout", "Sandbox.Timedout", "Unhandled"
             tail = self._platform.timed_out(rid, timeout_s)
@@ -386,7 +389,7 @@ class ExecutionEnvironment:
             cold_start=cold, initialization_type=self.initialization_type, init_duration_ms=init_ms,
             duration_ms=round(duration, 3), billed_duration_ms=billed, memory_size_mb=cfg.memory_size,
             max_memory_used_mb=max_used, started_at=started_at, finished_at=time.time(),
-            trace_id=trace, log=log, log_bytes_dropped=dropped,
+            trace_id=trace, raw_log=log, log_bytes_dropped=dropped,
         )
         self.last_used = time.monotonic()
         if self.state not in (State.SHUTTING_DOWN, State.DEAD):
@@ -456,11 +459,18 @@ class ExecutionEnvironment:
         if self._handle is not None:
             self._handle.exited.wait(timeout)
 
+    def _note_peak(self) -> None:
+        """Peak memory of a process that died before it could report its own."""
+        peak = self.sandbox.backend.memory_peak_bytes(self.environment_id)
+        floor = self.sandbox.zygote_rss + (peak or 0)
+        self._peak_rss = max(self._peak_rss, floor)
+
     def _exit_reason(self) -> tuple[str, str]:
         """Why the runtime process ended, in AWS's words, and the error type."""
         self._await_exit()
         handle = self._handle
         self._drain_log()
+        self._note_peak()
         if handle is None:
             return "Runtime exited without providing a reason", "Runtime.ExitError"
         oom = self._oom_flag or self.sandbox.backend.oom_kills(self.environment_id) > self._oom_base

@@ -7,6 +7,7 @@ invoke near the IPC floor (about 40 us round trip here).
 
 from __future__ import annotations
 
+import socket
 import struct
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "SHUTDOWN",
     "FrameBuffer",
     "pack",
+    "send_frame",
 ]
 
 HEADER = struct.Struct("!IB")
@@ -38,6 +40,16 @@ RSS = struct.Struct("!Q")
 
 def pack(kind: int, body: bytes = b"") -> bytes:
     return HEADER.pack(len(body), kind) + body
+
+
+def send_frame(sock: socket.socket, kind: int, *parts: bytes) -> None:
+    """One ``sendmsg`` for the usual small frame; finishes with ``sendall`` if a signal (the
+    CPU duty cycler's SIGSTOP, say) cut a large one short."""
+    buffers = [HEADER.pack(sum(len(p) for p in parts), kind), *parts]
+    total = sum(len(b) for b in buffers)
+    sent = sock.sendmsg(buffers)
+    if sent < total:
+        sock.sendall(b"".join(buffers)[sent:])
 
 
 class FrameBuffer:

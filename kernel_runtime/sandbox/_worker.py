@@ -21,7 +21,7 @@ import time
 import traceback
 from typing import Any, Callable
 
-from ._protocol import ERROR, HEADER, INIT_ERROR, INVOKE, READY, RESULT, RSS, SHUTDOWN
+from ._protocol import ERROR, HEADER, INIT_ERROR, INVOKE, READY, RESULT, RSS, SHUTDOWN, send_frame
 
 __all__ = ["LambdaContext", "run"]
 
@@ -268,7 +268,7 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
 
 
 def _send(sock: socket.socket, kind: int, body: bytes) -> None:
-    sock.sendmsg([HEADER.pack(len(body), kind), body])
+    send_frame(sock, kind, body)
 
 
 def _peak_rss() -> int:
@@ -360,7 +360,7 @@ def run(spec: dict[str, Any], started: float) -> None:
         _flush_std()
         _repair_std_fds(log_ino, null_ino)
         _current_request_id = ""
-        _send(sock, kind_out, RSS.pack(_peak_rss()) + out)
+        send_frame(sock, kind_out, RSS.pack(_peak_rss()), out)
 
 
 def _flush_std() -> None:
