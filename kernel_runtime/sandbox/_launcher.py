@@ -45,7 +45,7 @@ class Launcher:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._ctl = ours
         args = {"limits": limits, "runtime_id": runtime_id, "preload": list(preload),
-                "isolate": isolate}
+                "isolate": isolate, "owner_pid": os.getpid()}
         self.proc = subprocess.Popen(
             [sys.executable, "-s", "-c", _BOOT, _PKG_PARENT, str(theirs.fileno()), json.dumps(args)],
             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

@@ -1017,24 +1017,27 @@ class RlimitBackend(LimitsBackend):
         pass
 
 
-def detect_limits_backend(preference: str = "auto", runtime_id: str | None = None) -> LimitsBackend:
+def detect_limits_backend(preference: str = "auto", runtime_id: str | None = None,
+                          owner_pid: int | None = None) -> LimitsBackend:
     """Pick the strongest backend that works here.
 
     preference: "auto" (env var LAMBDA_LAB_LIMITS overrides it), "cgroup" (any cgroup backend or
-    LimitsUnavailable), "cgroup-v2", "cgroup-v1" or "rlimit".
+    LimitsUnavailable), "cgroup-v2", "cgroup-v1" or "rlimit". ``owner_pid`` lets the zygote
+    address the groups its supervisor owns (their names carry the owner's pid).
     """
     pref = preference.strip().lower()
     if pref == "auto":
         pref = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
     choices: dict[str, list[Callable[[], LimitsBackend]]] = {
         "auto": [
-            lambda: CgroupV2Backend(runtime_id),
-            lambda: CgroupV1Backend(runtime_id),
+            lambda: CgroupV2Backend(runtime_id, owner_pid=owner_pid),
+            lambda: CgroupV1Backend(runtime_id, owner_pid=owner_pid),
             lambda: RlimitBackend(runtime_id),
         ],
-        "cgroup": [lambda: CgroupV2Backend(runtime_id), lambda: CgroupV1Backend(runtime_id)],
-        "cgroup-v2": [lambda: CgroupV2Backend(runtime_id)],
-        "cgroup-v1": [lambda: CgroupV1Backend(runtime_id)],
+        "cgroup": [lambda: CgroupV2Backend(runtime_id, owner_pid=owner_pid),
+                   lambda: CgroupV1Backend(runtime_id, owner_pid=owner_pid)],
+        "cgroup-v2": [lambda: CgroupV2Backend(runtime_id, owner_pid=owner_pid)],
+        "cgroup-v1": [lambda: CgroupV1Backend(runtime_id, owner_pid=owner_pid)],
         "rlimit": [lambda: RlimitBackend(runtime_id)],
     }
     if pref not in choices:

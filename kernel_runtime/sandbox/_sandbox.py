@@ -53,7 +53,6 @@ class Sandbox:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.backend: LimitsBackend = detect_limits_backend(limits, runtime_id=self.runtime_id)
         self.backend.cleanup_stale()
-        kind = "rlimit" if self.backend.name == "rlimit" else "cgroup"
         self._envs: dict[str, ExecutionEnvironment] = {}
         self._lock = threading.Lock()
         self._closed = False
@@ -63,7 +62,7 @@ class Sandbox:
             self._watchdog = MemoryWatchdog()
         if not self.backend.enforces_cpu:
             self._cycler = CpuDutyCycler()
-        self.launcher = Launcher(limits=kind, runtime_id=self.runtime_id, preload=preload,
+        self.launcher = Launcher(limits=self.backend.name, runtime_id=self.runtime_id, preload=preload,
                                  isolate=isolate)
         self.isolate = isolate and self.launcher.isolation
         self.zygote_rss = self.launcher.rss

@@ -74,7 +74,8 @@ class Zygote:
     def __init__(self, ctl: socket.socket, args: dict[str, Any]) -> None:
         self.ctl = ctl
         self.pid = os.getpid()
-        self.backend = _limits.detect_limits_backend(args["limits"], runtime_id=args["runtime_id"])
+        self.backend = _limits.detect_limits_backend(args["limits"], runtime_id=args["runtime_id"],
+                                                     owner_pid=args["owner_pid"])
         self.envs: dict[int, str] = {}  # pid -> env id
         self.pgids: dict[str, int] = {}  # env id -> pgid
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
