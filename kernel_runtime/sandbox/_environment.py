@@ -39,7 +39,6 @@ __all__ = ["ExecutionEnvironment", "State"]
 
 SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
 RESPONSE_LIMIT = 6 * 1024 * 1024 + 100
-INIT_LIMIT_S = 10.0
 LOG_CAPTURE_LIMIT = 1 << 20  # per invocation; the rest is counted, not kept
 F_SETPIPE_SZ = 1031
 
@@ -233,7 +232,7 @@ class ExecutionEnvironment:
     def start(self) -> None:
         """The Init phase of a new environment, bounded by the 10 s init limit."""
         with self._lock:
-            ok, init_ms, _ = self._init("init", INIT_LIMIT_S)
+            ok, init_ms, _ = self._init("init", self.sandbox.init_timeout)
             if ok:
                 self._pending_init_ms = init_ms
                 self._record(State.READY)
@@ -272,7 +271,7 @@ class ExecutionEnvironment:
             # after a failed init the retry runs inside the invoke ("suppressed init"), bounded by
             # the function timeout; after a crash or timeout it is an ordinary cold start
             phase = "invoke" if self._init_error is not None else "init"
-            ok, ms, error = self._init(phase, timeout_s if phase == "invoke" else INIT_LIMIT_S)
+            ok, ms, error = self._init(phase, timeout_s if phase == "invoke" else self.sandbox.init_timeout)
             cold = True
             if not ok:
                 assert error is not None
@@ -532,11 +531,12 @@ class ExecutionEnvironment:
         with self._lock:
             if self.state is State.DEAD:
                 return
+            was_frozen = self.state is State.FROZEN
             self._record(State.SHUTTING_DOWN)
             handle = self._handle
             if handle is not None and handle.pid is not None and not handle.exited.is_set():
                 backend = self.sandbox.backend
-                if self.state is State.FROZEN or self.transitions[-2][1] == State.FROZEN.value:
+                if was_frozen:
                     backend.thaw(self.environment_id, handle.pid)
                 try:
                     backend.terminate(self.environment_id, handle.pid)
