@@ -36,8 +36,9 @@ def code(tmp_path: Path) -> Path:
     ("environment", {"1BAD": "x"}, "at 'environment.variables'"),
 ])
 def test_invalid_configuration_is_refused(code: Path, field: str, value: object, fragment: str) -> None:
+    fields = {"function_name": "fn", "handler": "app.handler", "code": code, field: value}
     with pytest.raises(InvalidParameterValueException) as info:
-        FunctionConfig(function_name="fn", handler="app.handler", code=code, **{field: value})
+        FunctionConfig(**fields)
     assert fragment in str(info.value)
     assert info.value.code == "InvalidParameterValueException" and info.value.status == 400
 
