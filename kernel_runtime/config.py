@@ -23,7 +23,14 @@ __all__ = [
 ]
 
 #: Managed Python runtimes AWS lists; the local interpreter runs them all.
-PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11", "python3.12", "python3.13", "python3.14")
+PYTHON_RUNTIMES = (
+    "python3.9",
+    "python3.10",
+    "python3.11",
+    "python3.12",
+    "python3.13",
+    "python3.14",
+)
 MAX_LAYERS = 5
 ENV_VARS_MAX_BYTES = 4096
 CPU_MB_PER_VCPU = 1769
@@ -87,7 +94,9 @@ class FunctionConfig:
     function_name: str
     handler: str
     code: Path
-    runtime: str = field(default_factory=lambda: f"python{sys.version_info[0]}.{sys.version_info[1]}")
+    runtime: str = field(
+        default_factory=lambda: f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    )
     memory_size: int = 128
     timeout: int = 3
     ephemeral_storage: int = 512
@@ -149,34 +158,42 @@ class FunctionConfig:
         self._validate_environment()
         if self.log_format not in ("Text", "JSON"):
             raise _constraint(
-                self.log_format, "loggingConfig.logFormat", "Member must satisfy enum value set: [JSON, Text]"
+                self.log_format,
+                "loggingConfig.logFormat",
+                "Member must satisfy enum value set: [JSON, Text]",
             )
-        levels = ((self.application_log_level, "applicationLogLevel", _LOG_LEVELS),
-                  (self.system_log_level, "systemLogLevel", _SYSTEM_LOG_LEVELS))
+        levels = (
+            (self.application_log_level, "applicationLogLevel", _LOG_LEVELS),
+            (self.system_log_level, "systemLogLevel", _SYSTEM_LOG_LEVELS),
+        )
         for level, member, allowed in levels:
             if level is None:
                 continue
             if self.log_format != "JSON":
                 raise InvalidParameterValueException(
-                    "LogLevel is not supported when LogFormat is set to \"Text\". "
-                    "Remove LogLevel from your request or change the LogFormat to \"JSON\" "
+                    'LogLevel is not supported when LogFormat is set to "Text". '
+                    'Remove LogLevel from your request or change the LogFormat to "JSON" '
                     "and try again."
                 )
             if level not in allowed:
                 raise _constraint(
-                    level, f"loggingConfig.{member}",
+                    level,
+                    f"loggingConfig.{member}",
                     "Member must satisfy enum value set: [" + ", ".join(allowed) + "]",
                 )
         if self.architecture not in ("x86_64", "arm64"):
             raise _constraint(
-                self.architecture, "architectures", "Member must satisfy enum value set: [x86_64, arm64]"
+                self.architecture,
+                "architectures",
+                "Member must satisfy enum value set: [x86_64, arm64]",
             )
 
     def _validate_environment(self) -> None:
         for key, value in self.environment.items():
             if not isinstance(key, str) or not _ENV_KEY_RE.match(key):
                 raise _constraint(
-                    key, "environment.variables",
+                    key,
+                    "environment.variables",
                     "Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+",
                 )
             if not isinstance(value, str):

@@ -75,5 +75,7 @@ class Invocation:
     def __repr__(self) -> str:
         kind = "cold" if self.cold_start else "warm"
         err = f" {self.error_type}" if self.error_type else ""
-        return (f"<Invocation {self.function_name}:{self.function_version} {self.request_id} "
-                f"{self.status}{err} {kind} {self.duration_ms:.2f} ms>")
+        return (
+            f"<Invocation {self.function_name}:{self.function_version} {self.request_id} "
+            f"{self.status}{err} {kind} {self.duration_ms:.2f} ms>"
+        )

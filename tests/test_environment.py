@@ -38,8 +38,12 @@ def _cgroup_available() -> bool:
 
 
 BACKENDS = [
-    pytest.param("cgroup", marks=pytest.mark.skipif(not _cgroup_available(),
-                                                    reason="no writable cgroups on this host")),
+    pytest.param(
+        "cgroup",
+        marks=pytest.mark.skipif(
+            not _cgroup_available(), reason="no writable cgroups on this host"
+        ),
+    ),
     "rlimit",
 ]
 
@@ -55,6 +59,7 @@ def sandbox(request: pytest.FixtureRequest) -> Sandbox:
 def fn(tmp_path: Path):
     def make(source: str, **config) -> FunctionConfig:
         return write_function(tmp_path / f"code{len(list(tmp_path.iterdir()))}", source, **config)
+
     return make
 
 
@@ -103,12 +108,23 @@ def test_spawn_launch_mode_runs_the_same_runtime(fn) -> None:
 
 def test_environment_variables_are_aws_ones_and_nothing_from_the_kernel(sandbox, fn, monkeypatch):
     monkeypatch.setenv("KERNEL_SECRET", "do-not-leak")
-    env = _env(sandbox, fn("""
+    env = _env(
+        sandbox,
+        fn(
+            """
         import os
         def handler(event, context):
             return dict(os.environ)
-        """, environment={"MY_VAR": "mine"}, memory_size=256, name="envfn"))
-    first = env.invoke({}, trace_header="Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1").result
+        """,
+            environment={"MY_VAR": "mine"},
+            memory_size=256,
+            name="envfn",
+        ),
+    )
+    first = env.invoke(
+        {},
+        trace_header="Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+    ).result
     assert "KERNEL_SECRET" not in first
     assert first["MY_VAR"] == "mine"
     assert first["_HANDLER"] == "app.handler"
@@ -116,18 +132,24 @@ def test_environment_variables_are_aws_ones_and_nothing_from_the_kernel(sandbox,
     assert first["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
     assert first["AWS_LAMBDA_FUNCTION_VERSION"] == "$LATEST"
     assert first["AWS_LAMBDA_LOG_GROUP_NAME"] == "/aws/lambda/envfn"
-    assert re.fullmatch(r"\d{4}/\d\d/\d\d/\[\$LATEST\][0-9a-f]{32}", first["AWS_LAMBDA_LOG_STREAM_NAME"])
+    assert re.fullmatch(
+        r"\d{4}/\d\d/\d\d/\[\$LATEST\][0-9a-f]{32}", first["AWS_LAMBDA_LOG_STREAM_NAME"]
+    )
     assert first["AWS_LAMBDA_INITIALIZATION_TYPE"] == "on-demand"
     assert first["AWS_REGION"] == "us-east-1" and first["TZ"] == ":UTC"
     assert os.path.isdir(first["LAMBDA_TASK_ROOT"])
     assert first["_X_AMZN_TRACE_ID"].startswith("Root=1-5759e988-")
     second = env.invoke({}).result
-    assert re.fullmatch(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0",
-                        second["_X_AMZN_TRACE_ID"])
+    assert re.fullmatch(
+        r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0", second["_X_AMZN_TRACE_ID"]
+    )
 
 
 def test_context_object_is_complete(sandbox, fn) -> None:
-    env = _env(sandbox, fn("""
+    env = _env(
+        sandbox,
+        fn(
+            """
         import time
         def handler(event, context):
             a = context.get_remaining_time_in_millis()
@@ -141,9 +163,16 @@ def test_context_object_is_complete(sandbox, fn) -> None:
                     "cid": context.identity.cognito_identity_id,
                     "pool": context.identity.cognito_identity_pool_id,
                     "app": cc.client.app_title if cc else None, "custom": cc.custom if cc else None}
-        """, timeout=5, name="ctxfn"))
-    inv = env.invoke({}, client_context={"client": {"app_title": "demo"}, "custom": {"k": "v"}},
-                     identity={"cognitoIdentityId": "id-1", "cognitoIdentityPoolId": "pool-1"})
+        """,
+            timeout=5,
+            name="ctxfn",
+        ),
+    )
+    inv = env.invoke(
+        {},
+        client_context={"client": {"app_title": "demo"}, "custom": {"k": "v"}},
+        identity={"cognitoIdentityId": "id-1", "cognitoIdentityPoolId": "pool-1"},
+    )
     r = inv.result
     assert 4800 < r["a"] <= 5000 and r["a"] - r["b"] >= 45
     assert r["name"] == "ctxfn" and r["ver"] == "$LATEST" and r["mem"] == "128"
@@ -161,11 +190,17 @@ def test_layers_merge_in_order_on_sys_path(sandbox, fn, tmp_path) -> None:
         pkg.mkdir(parents=True)
         (pkg / "shared.py").write_text(f"WHO = {text!r}\n")
         (pkg / f"only{i}.py").write_text(f"X = {i}\n")
-    env = _env(sandbox, fn("""
+    env = _env(
+        sandbox,
+        fn(
+            """
         import shared, only0, only1
         def handler(event, context):
             return [shared.WHO, only0.X, only1.X, shared.__file__]
-        """, layers=[tmp_path / "layer0", tmp_path / "layer1"]))
+        """,
+            layers=[tmp_path / "layer0", tmp_path / "layer1"],
+        ),
+    )
     who, x0, x1, path = env.invoke({}).result
     assert (who, x0, x1) == ("second", 0, 1)
     if sandbox.isolate:
@@ -200,19 +235,42 @@ def test_task_root_is_read_only_and_tmp_is_private(sandbox, fn) -> None:
 
 
 # -- handler resolution and errors --------------------------------------------------------------
-@pytest.mark.parametrize(("source", "handler", "error_type", "message"), [
-    ("def handler(e, c):\n    return 1\n", "nomodule.handler", "Runtime.ImportModuleError",
-     "Unable to import module 'nomodule': No module named 'nomodule'"),
-    ("def other(e, c):\n    return 1\n", "app.handler", "Runtime.HandlerNotFound",
-     "Handler 'handler' missing on module 'app'"),
-    ("def handler(e, c):\n    return 1\n", "apphandler", "Runtime.MalformedHandlerName",
-     "Bad handler 'apphandler': not enough values to unpack (expected 2, got 1)"),
-    ("def handler(e, c)\n    return 1\n", "app.handler", "Runtime.UserCodeSyntaxError",
-     "Syntax error in module 'app': expected ':' (app.py, line 1)"),
-    ("import json\ndef handler(e, c):\n    return {1, 2}\n", "app.handler", "Runtime.MarshalError",
-     "Unable to marshal response: Object of type set is not JSON serializable"),
-    ("raise RuntimeError('init failed')\n", "app.handler", "RuntimeError", "init failed"),
-])
+@pytest.mark.parametrize(
+    ("source", "handler", "error_type", "message"),
+    [
+        (
+            "def handler(e, c):\n    return 1\n",
+            "nomodule.handler",
+            "Runtime.ImportModuleError",
+            "Unable to import module 'nomodule': No module named 'nomodule'",
+        ),
+        (
+            "def other(e, c):\n    return 1\n",
+            "app.handler",
+            "Runtime.HandlerNotFound",
+            "Handler 'handler' missing on module 'app'",
+        ),
+        (
+            "def handler(e, c):\n    return 1\n",
+            "apphandler",
+            "Runtime.MalformedHandlerName",
+            "Bad handler 'apphandler': not enough values to unpack (expected 2, got 1)",
+        ),
+        (
+            "def handler(e, c)\n    return 1\n",
+            "app.handler",
+            "Runtime.UserCodeSyntaxError",
+            "Syntax error in module 'app': expected ':' (app.py, line 1)",
+        ),
+        (
+            "import json\ndef handler(e, c):\n    return {1, 2}\n",
+            "app.handler",
+            "Runtime.MarshalError",
+            "Unable to marshal response: Object of type set is not JSON serializable",
+        ),
+        ("raise RuntimeError('init failed')\n", "app.handler", "RuntimeError", "init failed"),
+    ],
+)
 def test_runtime_errors_as_aws_reports_them(sandbox, fn, source, handler, error_type, message):
     env = _env(sandbox, fn(source, handler=handler))
     inv = env.invoke({})
@@ -224,8 +282,11 @@ def test_runtime_errors_as_aws_reports_them(sandbox, fn, source, handler, error_
     init_fault = error_type not in ("Runtime.HandlerNotFound", "Runtime.MarshalError")
     if init_fault:
         assert body["requestId"] == ""
-        assert re.search(r"INIT_REPORT Init Duration: [\d.]+ ms\tPhase: init\tStatus: error\t"
-                         f"Error Type: {re.escape(error_type)}", inv.log)
+        assert re.search(
+            r"INIT_REPORT Init Duration: [\d.]+ ms\tPhase: init\tStatus: error\t"
+            f"Error Type: {re.escape(error_type)}",
+            inv.log,
+        )
         assert "Phase: invoke" in inv.log  # the suppressed init retried inside the invoke
         assert f"Status: error\tError Type: {error_type}" in inv.log.splitlines()[-1]
     else:
@@ -235,29 +296,42 @@ def test_runtime_errors_as_aws_reports_them(sandbox, fn, source, handler, error_
 
 
 def test_unhandled_exception_shape_and_log(sandbox, fn) -> None:
-    env = _env(sandbox, fn("""
+    env = _env(
+        sandbox,
+        fn("""
         def helper():
             raise ValueError("bad input")
         def handler(event, context):
             helper()
-        """))
+        """),
+    )
     inv = env.invoke({})
     body = inv.result
     assert body["errorType"] == "ValueError" and body["errorMessage"] == "bad input"
     assert body["requestId"] == inv.request_id
     assert len(body["stackTrace"]) == 2
-    assert re.match(r'  File ".*app\.py", line 5, in handler\n    helper\(\)\n', body["stackTrace"][0])
+    assert re.match(
+        r'  File ".*app\.py", line 5, in handler\n    helper\(\)\n', body["stackTrace"][0]
+    )
     assert "kernel_runtime" not in json.dumps(body)
     error_line = next(line for line in inv.raw_log.split("\n") if line.startswith("[ERROR]"))
-    assert error_line.startswith("[ERROR] ValueError: bad input\rTraceback (most recent call last):\r")
+    assert error_line.startswith(
+        "[ERROR] ValueError: bad input\rTraceback (most recent call last):\r"
+    )
     assert "\u00a0\u00a0File" in error_line
 
 
 def test_payload_limits(sandbox, fn) -> None:
-    env = _env(sandbox, fn("""
+    env = _env(
+        sandbox,
+        fn(
+            """
         def handler(event, context):
             return "x" * event["n"]
-        """, memory_size=512))
+        """,
+            memory_size=512,
+        ),
+    )
     with pytest.raises(RequestTooLargeException):
         env.invoke(b"{" + b" " * (6 * 1024 * 1024) + b"}")
     big = env.invoke({"n": 7 * 1024 * 1024})
@@ -266,13 +340,16 @@ def test_payload_limits(sandbox, fn) -> None:
 
 
 def test_bytes_and_decimal_results(sandbox, fn) -> None:
-    env = _env(sandbox, fn("""
+    env = _env(
+        sandbox,
+        fn("""
         from decimal import Decimal
         def handler(event, context):
             if event.get("raw"):
                 return b"\\x00raw"
             return {"d": Decimal("1.5"), "i": Decimal("3")}
-        """))
+        """),
+    )
     assert env.invoke({}).result == {"d": 1.5, "i": 3}
     assert env.invoke({"raw": True}).payload == b"\x00raw"
     assert env.invoke(b"not json").result["errorType"] == "Runtime.UnmarshalError"
@@ -280,7 +357,9 @@ def test_bytes_and_decimal_results(sandbox, fn) -> None:
 
 # -- logs ---------------------------------------------------------------------------------------
 def test_text_logs_platform_lines_and_report(sandbox, fn) -> None:
-    env = _env(sandbox, fn("""
+    env = _env(
+        sandbox,
+        fn("""
         import logging, sys
         print("at init")
         logger = logging.getLogger()
@@ -290,7 +369,8 @@ def test_text_logs_platform_lines_and_report(sandbox, fn) -> None:
             logger.info("hidden: the root logger is at WARNING, as on AWS")
             logger.warning("multi\\nline")
             return 1
-        """))
+        """),
+    )
     cold = env.invoke({})
     lines = cold.raw_log.split("\n")
     rid = cold.request_id
@@ -300,12 +380,16 @@ def test_text_logs_platform_lines_and_report(sandbox, fn) -> None:
     assert "to stdout" in lines and "to stderr" in lines
     assert "hidden" not in cold.raw_log
     warn = next(line for line in lines if line.startswith("[WARNING]"))
-    assert re.fullmatch(rf"\[WARNING\]\t\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{3}}Z\t{rid}\tmulti\rline", warn)
+    assert re.fullmatch(
+        rf"\[WARNING\]\t\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{3}}Z\t{rid}\tmulti\rline", warn
+    )
     assert f"END RequestId: {rid}" in lines
     report = next(line for line in lines if line.startswith("REPORT"))
-    m = re.fullmatch(rf"REPORT RequestId: {rid}\tDuration: (\d+\.\d\d) ms\tBilled Duration: (\d+) ms\t"
-                     r"Memory Size: 128 MB\tMax Memory Used: (\d+) MB\tInit Duration: (\d+\.\d\d) ms\t",
-                     report)
+    m = re.fullmatch(
+        rf"REPORT RequestId: {rid}\tDuration: (\d+\.\d\d) ms\tBilled Duration: (\d+) ms\t"
+        r"Memory Size: 128 MB\tMax Memory Used: (\d+) MB\tInit Duration: (\d+\.\d\d) ms\t",
+        report,
+    )
     assert m, report
     duration, billed, used, init = float(m[1]), int(m[2]), int(m[3]), float(m[4])
     assert billed == -(-(duration + init) // 1) or billed == int(duration + init) + 1
@@ -316,7 +400,10 @@ def test_text_logs_platform_lines_and_report(sandbox, fn) -> None:
 
 
 def test_json_log_format_and_level_filtering(sandbox, fn) -> None:
-    env = _env(sandbox, fn("""
+    env = _env(
+        sandbox,
+        fn(
+            """
         import logging
         log = logging.getLogger("app")
         def handler(event, context):
@@ -327,7 +414,12 @@ def test_json_log_format_and_level_filtering(sandbox, fn) -> None:
             except ZeroDivisionError:
                 log.exception("failed")
             return 1
-        """, log_format="JSON", application_log_level="INFO", system_log_level="INFO"))
+        """,
+            log_format="JSON",
+            application_log_level="INFO",
+            system_log_level="INFO",
+        ),
+    )
     inv = env.invoke({})
     records = [json.loads(line) for line in inv.raw_log.splitlines() if line.startswith("{")]
     types = [r.get("type") for r in records if "type" in r]
@@ -335,23 +427,31 @@ def test_json_log_format_and_level_filtering(sandbox, fn) -> None:
     assert types[-2:] == ["platform.runtimeDone", "platform.report"]
     app = [r for r in records if "level" in r]
     assert [r["message"] for r in app] == ["kept", "failed"]
-    assert app[0]["logger"] == "app" and app[0]["order"] == 7 and app[0]["requestId"] == inv.request_id
+    assert (
+        app[0]["logger"] == "app" and app[0]["order"] == 7 and app[0]["requestId"] == inv.request_id
+    )
     assert app[1]["errorType"] == "ZeroDivisionError" and app[1]["level"] == "ERROR"
     report = records[-1]["record"]
     assert report["requestId"] == inv.request_id and report["status"] == "success"
     assert report["metrics"]["memorySizeMB"] == 128 and "initDurationMs" in report["metrics"]
-    quiet = _env(sandbox, fn("def handler(e, c):\n    return 1\n", log_format="JSON",
-                             system_log_level="WARN"))
+    quiet = _env(
+        sandbox,
+        fn("def handler(e, c):\n    return 1\n", log_format="JSON", system_log_level="WARN"),
+    )
     assert "platform.start" not in quiet.invoke({}).raw_log
 
 
 def test_log_tail_is_last_4kb_base64(sandbox, fn) -> None:
     import base64
-    env = _env(sandbox, fn("""
+
+    env = _env(
+        sandbox,
+        fn("""
         def handler(event, context):
             print("y" * 10000)
             return 1
-        """))
+        """),
+    )
     inv = env.invoke({})
     tail = base64.b64decode(inv.log_result)
     assert len(tail) == 4096 and tail.endswith(b"\t\n") and b"REPORT RequestId" in tail
@@ -359,21 +459,31 @@ def test_log_tail_is_last_4kb_base64(sandbox, fn) -> None:
 
 # -- limits -------------------------------------------------------------------------------------
 def test_timeout_kills_and_next_invoke_is_cold(sandbox, fn) -> None:
-    env = _env(sandbox, fn("""
+    env = _env(
+        sandbox,
+        fn(
+            """
         import time
         def handler(event, context):
             if event.get("spin"):
                 while True:
                     pass
             return "fine"
-        """, timeout=1))
+        """,
+            timeout=1,
+        ),
+    )
     started = time.monotonic()
     inv = env.invoke({"spin": True})
     assert 0.95 < time.monotonic() - started < 3
     assert inv.status == "timeout" and inv.error_type == "Sandbox.Timedout"
-    assert inv.result == {"errorType": "Sandbox.Timedout",
-                          "errorMessage": f"RequestId: {inv.request_id} Error: Task timed out after 1.00 seconds"}
-    assert re.search(rf"\d{{4}}-\d\d-\d\dT[\d:.]+Z {inv.request_id} Task timed out after 1.00 seconds\n", inv.log)
+    assert inv.result == {
+        "errorType": "Sandbox.Timedout",
+        "errorMessage": f"RequestId: {inv.request_id} Error: Task timed out after 1.00 seconds",
+    }
+    assert re.search(
+        rf"\d{{4}}-\d\d-\d\dT[\d:.]+Z {inv.request_id} Task timed out after 1.00 seconds\n", inv.log
+    )
     assert "Status: timeout" in inv.log
     assert env.state is State.RESET
     after = env.invoke({})
@@ -382,14 +492,21 @@ def test_timeout_kills_and_next_invoke_is_cold(sandbox, fn) -> None:
 
 
 def test_memory_bomb_is_killed_as_out_of_memory(sandbox, fn) -> None:
-    env = _env(sandbox, fn("""
+    env = _env(
+        sandbox,
+        fn(
+            """
         def handler(event, context):
             if event.get("bomb"):
                 hog = []
                 while True:
                     hog.append(bytearray(4 << 20))
             return "fine"
-        """, memory_size=128, timeout=20))
+        """,
+            memory_size=128,
+            timeout=20,
+        ),
+    )
     inv = env.invoke({"bomb": True})
     assert inv.error_type == "Runtime.OutOfMemory", inv.log
     assert "Runtime exited with error: signal: killed" in inv.result["errorMessage"]
@@ -399,18 +516,26 @@ def test_memory_bomb_is_killed_as_out_of_memory(sandbox, fn) -> None:
 
 
 def test_max_memory_used_is_measured(sandbox, fn) -> None:
-    env = _env(sandbox, fn("""
+    env = _env(
+        sandbox,
+        fn(
+            """
         def handler(event, context):
             block = bytearray(event["mb"] << 20)
             return len(block)
-        """, memory_size=512))
+        """,
+            memory_size=512,
+        ),
+    )
     small = env.invoke({"mb": 1}).max_memory_used_mb
     big = env.invoke({"mb": 200}).max_memory_used_mb
     assert small < 100 and 200 <= big < 300
 
 
 def test_file_descriptor_limit_is_1024(sandbox, fn) -> None:
-    env = _env(sandbox, fn("""
+    env = _env(
+        sandbox,
+        fn("""
         import os
         def handler(event, context):
             fds = []
@@ -422,13 +547,17 @@ def test_file_descriptor_limit_is_1024(sandbox, fn) -> None:
             for fd in fds:
                 os.close(fd)
             return [len(fds), err]
-        """))
+        """),
+    )
     opened, err = env.invoke({}).result
     assert err == 24 and 1000 < opened < 1024  # EMFILE
 
 
 def test_tmp_file_size_is_bounded_by_ephemeral_storage(sandbox, fn) -> None:
-    env = _env(sandbox, fn("""
+    env = _env(
+        sandbox,
+        fn(
+            """
         import os, tempfile
         def handler(event, context):
             path = os.path.join(tempfile.gettempdir(), "flood")
@@ -444,7 +573,12 @@ def test_tmp_file_size_is_bounded_by_ephemeral_storage(sandbox, fn) -> None:
                 return [written, exc.errno]
             finally:
                 os.unlink(path)
-        """, ephemeral_storage=512, memory_size=1024, timeout=60))
+        """,
+            ephemeral_storage=512,
+            memory_size=1024,
+            timeout=60,
+        ),
+    )
     written, err = env.invoke({}).result
     assert err == 27 and written == 512  # EFBIG at exactly the configured size
     assert env.invoke({}).result == [512, 27]
@@ -465,7 +599,10 @@ def test_cpu_share_follows_memory(sandbox, fn) -> None:
 
 
 def test_fork_bomb_is_contained(sandbox, fn) -> None:
-    env = _env(sandbox, fn("""
+    env = _env(
+        sandbox,
+        fn(
+            """
         import os, time
         def handler(event, context):
             made = 0
@@ -480,7 +617,11 @@ def test_fork_bomb_is_contained(sandbox, fn) -> None:
                     os._exit(0)
                 made += 1
             return made
-        """, timeout=10, memory_size=1024))
+        """,
+            timeout=10,
+            memory_size=1024,
+        ),
+    )
     cap = 2000 if sandbox.backend.enforces_pids else 150  # root ignores RLIMIT_NPROC
     made = env.invoke({"cap": cap}).result
     assert made < 1024 if sandbox.backend.enforces_pids else made == cap
@@ -514,22 +655,42 @@ def test_freeze_stops_background_threads(sandbox, fn) -> None:
 
 # -- bad handlers leave the supervisor healthy ----------------------------------------------------
 BAD_HANDLERS = {
-    "exit": ("import os\ndef handler(e, c):\n    os._exit(3)\n", "Runtime.ExitError", "exit status 3"),
-    "segfault": ("import ctypes\ndef handler(e, c):\n    ctypes.string_at(0)\n", "Runtime.ExitError",
-                 "signal: segmentation fault"),
-    "close_fds": ("import os\ndef handler(e, c):\n    os.close(0); os.close(1); os.close(2)\n"
-                  "    return 'closed'\n", None, None),
-    "stdout_flood": ("import sys\ndef handler(e, c):\n    line = 'x' * 1023 + '\\n'\n"
-                     "    for _ in range(50 * 1024):\n        sys.stdout.write(line)\n    return 'done'\n",
-                     None, None),
+    "exit": (
+        "import os\ndef handler(e, c):\n    os._exit(3)\n",
+        "Runtime.ExitError",
+        "exit status 3",
+    ),
+    "segfault": (
+        "import ctypes\ndef handler(e, c):\n    ctypes.string_at(0)\n",
+        "Runtime.ExitError",
+        "signal: segmentation fault",
+    ),
+    "close_fds": (
+        "import os\ndef handler(e, c):\n    os.close(0); os.close(1); os.close(2)\n"
+        "    return 'closed'\n",
+        None,
+        None,
+    ),
+    "stdout_flood": (
+        "import sys\ndef handler(e, c):\n    line = 'x' * 1023 + '\\n'\n"
+        "    for _ in range(50 * 1024):\n        sys.stdout.write(line)\n    return 'done'\n",
+        None,
+        None,
+    ),
 }
 
 
 @pytest.mark.parametrize("case", sorted(BAD_HANDLERS))
 def test_bad_handler_then_next_invoke_works(sandbox, fn, case) -> None:
     source, error_type, fragment = BAD_HANDLERS[case]
-    env = _env(sandbox, fn(source + "\ndef ok(e, c):\n    print('ok log')\n    return 'ok'\n",
-                           memory_size=1769, timeout=60))
+    env = _env(
+        sandbox,
+        fn(
+            source + "\ndef ok(e, c):\n    print('ok log')\n    return 'ok'\n",
+            memory_size=1769,
+            timeout=60,
+        ),
+    )
     inv = env.invoke({})
     if error_type:
         assert inv.error_type == error_type and fragment in inv.result["errorMessage"]
@@ -540,6 +701,7 @@ def test_bad_handler_then_next_invoke_works(sandbox, fn, case) -> None:
         assert inv.log_bytes_dropped + len(inv.raw_log) >= 50 * 1024 * 1024
     again = env.invoke({})
     assert again.status == inv.status
-    healthy = _env(sandbox, fn("def ok(e, c):\n    print('ok log')\n    return 'ok'\n",
-                               handler="app.ok")).invoke({})
+    healthy = _env(
+        sandbox, fn("def ok(e, c):\n    print('ok log')\n    return 'ok'\n", handler="app.ok")
+    ).invoke({})
     assert healthy.result == "ok" and "ok log\n" in healthy.log

@@ -33,7 +33,7 @@ def _alive(pid: int) -> bool:
             stat = f.read()
     except FileNotFoundError:
         return False
-    return stat[stat.rfind(b")") + 2:][:1] != b"Z"
+    return stat[stat.rfind(b")") + 2 :][:1] != b"Z"
 
 
 def _wait_gone(pids: list[int], timeout: float = 5.0) -> list[int]:
@@ -63,13 +63,16 @@ def test_shutdown_kills_the_environment_and_its_children(tmp_path: Path, limits:
 
 
 def test_shutdown_sends_sigterm_then_sigkill_after_the_grace(tmp_path: Path) -> None:
-    cfg = write_function(tmp_path / "code", """
+    cfg = write_function(
+        tmp_path / "code",
+        """
         import signal, time
         def handler(event, context):
             if event.get("stubborn"):
                 signal.signal(signal.SIGTERM, signal.SIG_IGN)
             return "armed"
-        """)
+        """,
+    )
     with Sandbox(shutdown_grace=0.4) as sb:
         polite = sb.create_environment(cfg)
         polite.invoke({})
@@ -92,7 +95,8 @@ def test_no_orphans_when_the_supervisor_process_dies(tmp_path: Path, limits: str
     code = tmp_path / "code"
     write_function(code, SPAWNS_CHILD)
     script = tmp_path / "owner.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         import json, sys, time
         sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
         from kernel_runtime import FunctionConfig, Sandbox
@@ -102,7 +106,8 @@ def test_no_orphans_when_the_supervisor_process_dies(tmp_path: Path, limits: str
         child = env.invoke({{"escape": True}}).result
         print(json.dumps({{"zygote": sb.launcher.pid, "env": env.pid, "child": child}}), flush=True)
         time.sleep(120)
-        """))
+        """)
+    )
     owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     try:
         pids = json.loads(owner.stdout.readline())
@@ -114,14 +119,18 @@ def test_no_orphans_when_the_supervisor_process_dies(tmp_path: Path, limits: str
 
 
 def test_init_over_the_limit_is_retried_inside_the_invoke(tmp_path: Path) -> None:
-    cfg = write_function(tmp_path / "code", """
+    cfg = write_function(
+        tmp_path / "code",
+        """
         import os, time
         if not os.path.exists("/tmp/slow-once"):
             open("/tmp/slow-once", "w").close()
             time.sleep(5)
         def handler(event, context):
             return "ready"
-        """, timeout=5)
+        """,
+        timeout=5,
+    )
     with Sandbox(init_timeout=0.5) as sb:
         env = sb.create_environment(cfg)
         assert env.state is State.RESET
@@ -139,8 +148,14 @@ def test_sandbox_close_leaves_no_process_or_cgroup(tmp_path: Path) -> None:
     children = [e.invoke({}).result for e in envs]
     pids = [e.pid for e in envs] + children + [sb.launcher.pid]
     work = sb.work_dir
-    groups = [os.path.join("/sys/fs/cgroup", c, "lambda-lab", sb.backend.rt_name)
-              for c in ("memory", "pids", "freezer", "cpu")] if hasattr(sb.backend, "rt_name") else []
+    groups = (
+        [
+            os.path.join("/sys/fs/cgroup", c, "lambda-lab", sb.backend.rt_name)
+            for c in ("memory", "pids", "freezer", "cpu")
+        ]
+        if hasattr(sb.backend, "rt_name")
+        else []
+    )
     sb.close()
     assert _wait_gone(pids) == []
     assert not work.exists()

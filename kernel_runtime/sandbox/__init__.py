@@ -1,7 +1,7 @@
 """Execution environments: one OS process tree per environment, with the AWS lifecycle."""
 
 from ._environment import ExecutionEnvironment, State
-from ._limits import LimitSpec, LimitsBackend, LimitsUnavailable, detect_limits_backend
+from ._limits import LimitsBackend, LimitSpec, LimitsUnavailable, detect_limits_backend
 from ._sandbox import Sandbox
 
 __all__ = [

@@ -29,7 +29,6 @@ from ..errors import RequestTooLargeException, ResourceConflictException
 from ..invocation import Invocation
 from . import _protocol as P
 from ._launcher import ProcessHandle
-from ._limits import LimitSpec
 from ._platform import PlatformLog
 
 if TYPE_CHECKING:
@@ -43,10 +42,16 @@ LOG_CAPTURE_LIMIT = 1 << 20  # per invocation; the rest is counted, not kept
 F_SETPIPE_SZ = 1031
 
 _SIGNAL_NAMES = {
-    signal.SIGKILL: "killed", signal.SIGSEGV: "segmentation fault", signal.SIGABRT: "aborted",
-    signal.SIGTERM: "terminated", signal.SIGBUS: "bus error", signal.SIGFPE: "floating point exception",
-    signal.SIGILL: "illegal instruction", signal.SIGXFSZ: "file size limit exceeded",
-    signal.SIGXCPU: "CPU time limit exceeded", signal.SIGPIPE: "broken pipe",
+    signal.SIGKILL: "killed",
+    signal.SIGSEGV: "segmentation fault",
+    signal.SIGABRT: "aborted",
+    signal.SIGTERM: "terminated",
+    signal.SIGBUS: "bus error",
+    signal.SIGFPE: "floating point exception",
+    signal.SIGILL: "illegal instruction",
+    signal.SIGXFSZ: "file size limit exceeded",
+    signal.SIGXCPU: "CPU time limit exceeded",
+    signal.SIGPIPE: "broken pipe",
 }
 
 
@@ -54,10 +59,10 @@ class State(str, enum.Enum):
     """Lifecycle states; every transition is timestamped in ``transitions``."""
 
     INITIALIZING = "INITIALIZING"
-    READY = "READY"          # idle, not yet frozen (the freeze grace)
+    READY = "READY"  # idle, not yet frozen (the freeze grace)
     FROZEN = "FROZEN"
     BUSY = "BUSY"
-    RESET = "RESET"          # runtime process gone after a failure; next invoke re-inits
+    RESET = "RESET"  # runtime process gone after a failure; next invoke re-inits
     SHUTTING_DOWN = "SHUTTING_DOWN"
     DEAD = "DEAD"
 
@@ -95,7 +100,7 @@ class ExecutionEnvironment:
         self._frames = P.FrameBuffer()
         self._log = bytearray()
         self._log_dropped = 0
-        self._pending_log = ""            # init-phase output, shown before the next START
+        self._pending_log = ""  # init-phase output, shown before the next START
         self._pending_init_ms: float | None = None
         self._init_error: dict[str, Any] | None = None
         self._oom_flag = False
@@ -141,7 +146,8 @@ class ExecutionEnvironment:
             "LANG": "en_US.UTF-8",
             "TZ": ":UTC",
             "PATH": "/usr/local/bin:/usr/bin/:/bin" + (f":{opt_dir}/bin" if opt_dir else ""),
-            "LD_LIBRARY_PATH": f"{task_root}:{task_root}/lib" + (f":{opt_dir}/lib" if opt_dir else ""),
+            "LD_LIBRARY_PATH": f"{task_root}:{task_root}/lib"
+            + (f":{opt_dir}/lib" if opt_dir else ""),
             "TMPDIR": str(self.tmp_dir),
             "_X_AMZN_TRACE_ID": "",
         }
@@ -150,9 +156,14 @@ class ExecutionEnvironment:
         env.update(self.sandbox.extra_environment)
         env.update(cfg.environment)
         return {
-            "handler": cfg.handler, "task_root": task_root, "opt_dir": opt_dir,
-            "tmp_dir": str(self.tmp_dir), "env": env, "path_prefix": prefix,
-            "log_format": cfg.log_format, "log_level": cfg.application_log_level,
+            "handler": cfg.handler,
+            "task_root": task_root,
+            "opt_dir": opt_dir,
+            "tmp_dir": str(self.tmp_dir),
+            "env": env,
+            "path_prefix": prefix,
+            "log_format": cfg.log_format,
+            "log_level": cfg.application_log_level,
         }
 
     def _limit_spec(self) -> dict[str, Any]:
@@ -163,8 +174,13 @@ class ExecutionEnvironment:
         if not self.sandbox.backend.enforces_memory:
             # the RSS watchdog enforces memory_size; RLIMIT_DATA is only a backstop above it
             own = self._memory_bytes + self._memory_bytes // 4
-        return {"memory_bytes": own, "cpu_share": cfg.cpu_share, "pids_max": 1024,
-                "nofile": 1024, "fsize_bytes": cfg.ephemeral_storage * 1024 * 1024}
+        return {
+            "memory_bytes": own,
+            "cpu_share": cfg.cpu_share,
+            "pids_max": 1024,
+            "nofile": 1024,
+            "fsize_bytes": cfg.ephemeral_storage * 1024 * 1024,
+        }
 
     def _start_process(self, time_limit: float) -> tuple[str, float, dict[str, Any]]:
         """Fork the runtime and run init. Returns (status, init_ms, info) where status is
@@ -185,10 +201,17 @@ class ExecutionEnvironment:
         self._oom_base = self.sandbox.backend.oom_kills(self.environment_id)
         t0 = time.perf_counter()
         try:
-            handle = self.sandbox.launcher.spawn(self.environment_id, {
-                "spec": self._spec, "limits": self._limit_spec(), "mode": self.sandbox.launch_mode,
-                "isolate": self.sandbox.isolate,
-            }, theirs.fileno(), log_w)
+            handle = self.sandbox.launcher.spawn(
+                self.environment_id,
+                {
+                    "spec": self._spec,
+                    "limits": self._limit_spec(),
+                    "mode": self.sandbox.launch_mode,
+                    "isolate": self.sandbox.isolate,
+                },
+                theirs.fileno(),
+                log_w,
+            )
         finally:
             theirs.close()
             os.close(log_w)
@@ -207,8 +230,16 @@ class ExecutionEnvironment:
             self._kill_process()
             return "timeout", init_ms, {}
         reason, error_type = self._exit_reason()
-        return "error", init_ms, {"errorMessage": f"Error: {reason}", "errorType": error_type,
-                                  "requestId": "", "stackTrace": []}
+        return (
+            "error",
+            init_ms,
+            {
+                "errorMessage": f"Error: {reason}",
+                "errorType": error_type,
+                "requestId": "",
+                "stackTrace": [],
+            },
+        )
 
     def _init(self, phase: str, time_limit: float) -> tuple[bool, float, dict[str, Any] | None]:
         """Run init; on failure leave the INIT_REPORT in the pending log and the process gone."""
@@ -219,11 +250,21 @@ class ExecutionEnvironment:
         if status == "ready":
             self._init_error = None
             return True, init_ms, None
-        error = info if status == "error" else {
-            "errorMessage": f"Init timed out after {time_limit:.2f} seconds" if phase == "init" else
-            "Task timed out", "errorType": "Sandbox.Timedout", "requestId": "", "stackTrace": []}
-        self._pending_log += self._platform.init_report(init_ms, phase, status,
-                                                        None if status == "timeout" else error["errorType"])
+        error = (
+            info
+            if status == "error"
+            else {
+                "errorMessage": f"Init timed out after {time_limit:.2f} seconds"
+                if phase == "init"
+                else "Task timed out",
+                "errorType": "Sandbox.Timedout",
+                "requestId": "",
+                "stackTrace": [],
+            }
+        )
+        self._pending_log += self._platform.init_report(
+            init_ms, phase, status, None if status == "timeout" else error["errorType"]
+        )
         self._init_error = error
         self._close_channel()
         self._record(State.RESET)
@@ -238,26 +279,48 @@ class ExecutionEnvironment:
                 self._record(State.READY)
 
     # -- invoke ---------------------------------------------------------------------------------
-    def invoke(self, payload: bytes | str | Any = b"", *, client_context: dict[str, Any] | None = None,
-               identity: dict[str, Any] | None = None, trace_header: str | None = None,
-               invoked_function_arn: str | None = None, request_id_: str | None = None) -> Invocation:
+    def invoke(
+        self,
+        payload: bytes | str | Any = b"",
+        *,
+        client_context: dict[str, Any] | None = None,
+        identity: dict[str, Any] | None = None,
+        trace_header: str | None = None,
+        invoked_function_arn: str | None = None,
+        request_id_: str | None = None,
+    ) -> Invocation:
         """Run one request to completion and return its record. Function errors, timeouts and
         crashes are part of the record; only platform misuse raises."""
         if not isinstance(payload, (bytes, bytearray)):
             payload = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
         if len(payload) > SYNC_PAYLOAD_LIMIT:
             raise RequestTooLargeException(
-                f"Request must be smaller than {SYNC_PAYLOAD_LIMIT} bytes for the InvokeFunction operation")
+                f"Request must be smaller than {SYNC_PAYLOAD_LIMIT} bytes "
+                "for the InvokeFunction operation"
+            )
         with self._lock:
             if self.state in (State.SHUTTING_DOWN, State.DEAD):
                 raise ResourceConflictException(
-                    f"Execution environment {self.environment_id} is {self.state.value}")
-            return self._invoke_locked(bytes(payload), client_context, identity, trace_header,
-                                       invoked_function_arn, request_id_ or request_id())
+                    f"Execution environment {self.environment_id} is {self.state.value}"
+                )
+            return self._invoke_locked(
+                bytes(payload),
+                client_context,
+                identity,
+                trace_header,
+                invoked_function_arn,
+                request_id_ or request_id(),
+            )
 
-    def _invoke_locked(self, payload: bytes, client_context: dict[str, Any] | None,
-                       identity: dict[str, Any] | None, trace_header: str | None,
-                       invoked_arn: str | None, rid: str) -> Invocation:
+    def _invoke_locked(
+        self,
+        payload: bytes,
+        client_context: dict[str, Any] | None,
+        identity: dict[str, Any] | None,
+        trace_header: str | None,
+        invoked_arn: str | None,
+        rid: str,
+    ) -> Invocation:
         cfg = self.config
         started_at = time.time()
         t0 = time.perf_counter()
@@ -271,7 +334,9 @@ class ExecutionEnvironment:
             # after a failed init the retry runs inside the invoke ("suppressed init"), bounded by
             # the function timeout; after a crash or timeout it is an ordinary cold start
             phase = "invoke" if self._init_error is not None else "init"
-            ok, ms, error = self._init(phase, timeout_s if phase == "invoke" else self.sandbox.init_timeout)
+            ok, ms, error = self._init(
+                phase, timeout_s if phase == "invoke" else self.sandbox.init_timeout
+            )
             cold = True
             if not ok:
                 assert error is not None
@@ -286,8 +351,12 @@ class ExecutionEnvironment:
         self._record(State.BUSY)
         head = self._pending_log + self._platform.start(rid, cfg.version)
         self._pending_log = ""
-        meta = {"id": rid, "deadline": int((time.time() + (deadline - time.monotonic())) * 1000),
-                "arn": invoked_arn or cfg.function_arn, "trace": trace}
+        meta = {
+            "id": rid,
+            "deadline": int((time.time() + (deadline - time.monotonic())) * 1000),
+            "arn": invoked_arn or cfg.function_arn,
+            "trace": trace,
+        }
         if client_context is not None:
             meta["cc"] = client_context
         if identity is not None:
@@ -311,44 +380,69 @@ class ExecutionEnvironment:
         report_error: str | None = None
         if outcome.kind == f"frame:{P.RESULT}" or outcome.kind == f"frame:{P.ERROR}":
             self._peak_rss = max(self._peak_rss, P.RSS.unpack_from(outcome.body)[0])
-            body = outcome.body[P.RSS.size:]
+            body = outcome.body[P.RSS.size :]
             self._drain_log()
             if outcome.kind == f"frame:{P.ERROR}":
                 function_error = "Unhandled"
                 status = "error"
                 error_type = json.loads(body).get("errorType")
             elif len(body) > RESPONSE_LIMIT:
-                function_error, status, error_type = "Unhandled", "error", "Function.ResponseSizeTooLarge"
-                body = json.dumps({
-                    "errorMessage": f"Response payload size exceeded maximum allowed payload size "
-                                    f"({RESPONSE_LIMIT} bytes).",
-                    "errorType": error_type}).encode()
+                function_error, status, error_type = (
+                    "Unhandled",
+                    "error",
+                    "Function.ResponseSizeTooLarge",
+                )
+                body = json.dumps(
+                    {
+                        "errorMessage": "Response payload size exceeded maximum allowed "
+                        f"payload size ({RESPONSE_LIMIT} bytes).",
+                        "errorType": error_type,
+                    }
+                ).encode()
             next_state = State.READY
         elif outcome.kind == "timeout":
             self._note_peak()
             self._kill_process()
             status, error_type, function_error = "timeout", "Sandbox.Timedout", "Unhandled"
             tail = self._platform.timed_out(rid, timeout_s)
-            body = json.dumps({"errorMessage": f"RequestId: {rid} Error: Task timed out after "
-                                               f"{timeout_s:.2f} seconds",
-                               "errorType": error_type}).encode()
+            body = json.dumps(
+                {
+                    "errorMessage": f"RequestId: {rid} Error: Task timed out after "
+                    f"{timeout_s:.2f} seconds",
+                    "errorType": error_type,
+                }
+            ).encode()
             next_state = State.RESET
         else:  # the runtime process died under the request
             reason, error_type = self._exit_reason()
             status, function_error, report_error = "error", "Unhandled", error_type
             tail = self._platform.exited(rid, reason, error_type)
-            body = json.dumps({"errorMessage": f"RequestId: {rid} Error: {reason}",
-                               "errorType": error_type}).encode()
+            body = json.dumps(
+                {"errorMessage": f"RequestId: {rid} Error: {reason}", "errorType": error_type}
+            ).encode()
             next_state = State.RESET
         if next_state is State.RESET:
             self._close_channel()
         log = head + self._take_log() + tail
-        return self._complete(rid, trace, started_at, duration, init_ms, cold, body, function_error,
-                              error_type, status, report_error if status == "error" else error_type,
-                              log, next_state)
+        return self._complete(
+            rid,
+            trace,
+            started_at,
+            duration,
+            init_ms,
+            cold,
+            body,
+            function_error,
+            error_type,
+            status,
+            report_error if status == "error" else error_type,
+            log,
+            next_state,
+        )
 
-    def _finish_failed_init(self, rid: str, trace: str, started_at: float, t0: float,
-                            error: dict[str, Any]) -> Invocation:
+    def _finish_failed_init(
+        self, rid: str, trace: str, started_at: float, t0: float, error: dict[str, Any]
+    ) -> Invocation:
         duration = (time.perf_counter() - t0) * 1000
         error_type = error["errorType"]
         head = self._pending_log + self._platform.start(rid, self.config.version)
@@ -356,39 +450,85 @@ class ExecutionEnvironment:
         status = "timeout" if error_type == "Sandbox.Timedout" else "error"
         if status == "timeout":
             tail = self._platform.timed_out(rid, self.config.timeout)
-            error = {"errorMessage": f"RequestId: {rid} Error: Task timed out after "
-                                     f"{self.config.timeout:.2f} seconds", "errorType": error_type}
+            error = {
+                "errorMessage": f"RequestId: {rid} Error: Task timed out after "
+                f"{self.config.timeout:.2f} seconds",
+                "errorType": error_type,
+            }
         else:
-            tail = "" if self._platform.json else f"Unknown application error occurred\n{error_type}\n"
-        return self._complete(rid, trace, started_at, duration, None, True,
-                              json.dumps(error).encode(), "Unhandled", error_type, status,
-                              error_type, head + tail, State.RESET)
+            tail = (
+                "" if self._platform.json else f"Unknown application error occurred\n{error_type}\n"
+            )
+        return self._complete(
+            rid,
+            trace,
+            started_at,
+            duration,
+            None,
+            True,
+            json.dumps(error).encode(),
+            "Unhandled",
+            error_type,
+            status,
+            error_type,
+            head + tail,
+            State.RESET,
+        )
 
-    def _complete(self, rid: str, trace: str, started_at: float, duration: float,
-                  init_ms: float | None, cold: bool, body: bytes, function_error: str | None,
-                  error_type: str | None, status: str, report_error: str | None, log: str,
-                  next_state: State) -> Invocation:
+    def _complete(
+        self,
+        rid: str,
+        trace: str,
+        started_at: float,
+        duration: float,
+        init_ms: float | None,
+        cold: bool,
+        body: bytes,
+        function_error: str | None,
+        error_type: str | None,
+        status: str,
+        report_error: str | None,
+        log: str,
+        next_state: State,
+    ) -> Invocation:
         cfg = self.config
-        billed_base = duration + (init_ms or 0.0 if self.initialization_type == "on-demand" else 0.0)
+        billed_base = duration + (
+            init_ms or 0.0 if self.initialization_type == "on-demand" else 0.0
+        )
         billed = max(1, math.ceil(billed_base))
         if status != "success" and report_error == "Runtime.OutOfMemory":
             max_used = cfg.memory_size
         else:
             max_used = min(max(1, round(self._peak_rss / 1048576)), cfg.memory_size)
         log += self._platform.end(rid, status)
-        log += self._platform.report(rid, duration, billed, cfg.memory_size, max_used, init_ms,
-                                     status, report_error)
+        log += self._platform.report(
+            rid, duration, billed, cfg.memory_size, max_used, init_ms, status, report_error
+        )
         dropped, self._log_dropped = self._log_dropped, 0
         if dropped:
             log += f"[lambda-lab] {dropped} bytes of output were not kept (1 MiB per invocation)\n"
         inv = Invocation(
-            request_id=rid, function_name=cfg.function_name, function_version=cfg.version,
-            environment_id=self.environment_id, log_stream_name=self.log_stream_name,
-            payload=body, function_error=function_error, error_type=error_type, status=status,
-            cold_start=cold, initialization_type=self.initialization_type, init_duration_ms=init_ms,
-            duration_ms=round(duration, 3), billed_duration_ms=billed, memory_size_mb=cfg.memory_size,
-            max_memory_used_mb=max_used, started_at=started_at, finished_at=time.time(),
-            trace_id=trace, raw_log=log, log_bytes_dropped=dropped,
+            request_id=rid,
+            function_name=cfg.function_name,
+            function_version=cfg.version,
+            environment_id=self.environment_id,
+            log_stream_name=self.log_stream_name,
+            payload=body,
+            function_error=function_error,
+            error_type=error_type,
+            status=status,
+            cold_start=cold,
+            initialization_type=self.initialization_type,
+            init_duration_ms=init_ms,
+            duration_ms=round(duration, 3),
+            billed_duration_ms=billed,
+            memory_size_mb=cfg.memory_size,
+            max_memory_used_mb=max_used,
+            started_at=started_at,
+            finished_at=time.time(),
+            trace_id=trace,
+            raw_log=log,
+            log_bytes_dropped=dropped,
         )
         self.last_used = time.monotonic()
         if self.state not in (State.SHUTTING_DOWN, State.DEAD):
@@ -496,7 +636,11 @@ class ExecutionEnvironment:
 
     def _close_channel(self) -> None:
         self.sandbox._unwatch(self)
-        if self._handle is not None and self._handle.pid is not None and not self._handle.exited.is_set():
+        if (
+            self._handle is not None
+            and self._handle.pid is not None
+            and not self._handle.exited.is_set()
+        ):
             self._kill_process()
         if self._sock is not None:
             self._sock.close()
@@ -552,5 +696,7 @@ class ExecutionEnvironment:
         self.sandbox._forget(self)
 
     def __repr__(self) -> str:
-        return (f"<ExecutionEnvironment {self.config.function_name}:{self.config.version} "
-                f"{self.environment_id[:8]} {self.state.value} invocations={self.invocation_count}>")
+        return (
+            f"<ExecutionEnvironment {self.config.function_name}:{self.config.version} "
+            f"{self.environment_id[:8]} {self.state.value} invocations={self.invocation_count}>"
+        )

@@ -17,8 +17,10 @@ from ..errors import SandboxUnavailable
 __all__ = ["Launcher", "ProcessHandle"]
 
 _PKG_PARENT = str(Path(__file__).resolve().parents[2])
-_BOOT = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
-         "from kernel_runtime.sandbox._zygote import main; main()")
+_BOOT = (
+    "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+    "from kernel_runtime.sandbox._zygote import main; main()"
+)
 
 
 @dataclass
@@ -38,18 +40,41 @@ class ProcessHandle:
 class Launcher:
     """Owns the zygote process and the reader thread for its control socket."""
 
-    def __init__(self, *, limits: str, runtime_id: str, preload: tuple[str, ...] = (),
-                 isolate: bool = True, start_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        *,
+        limits: str,
+        runtime_id: str,
+        preload: tuple[str, ...] = (),
+        isolate: bool = True,
+        start_timeout: float = 60.0,
+    ) -> None:
         self._lock = threading.Lock()
         self._handles: dict[str, ProcessHandle] = {}
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._ctl = ours
-        args = {"limits": limits, "runtime_id": runtime_id, "preload": list(preload),
-                "isolate": isolate, "owner_pid": os.getpid()}
+        args = {
+            "limits": limits,
+            "runtime_id": runtime_id,
+            "preload": list(preload),
+            "isolate": isolate,
+            "owner_pid": os.getpid(),
+        }
         self.proc = subprocess.Popen(
-            [sys.executable, "-s", "-c", _BOOT, _PKG_PARENT, str(theirs.fileno()), json.dumps(args)],
-            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            start_new_session=True, close_fds=True,
+            [
+                sys.executable,
+                "-s",
+                "-c",
+                _BOOT,
+                _PKG_PARENT,
+                str(theirs.fileno()),
+                json.dumps(args),
+            ],
+            pass_fds=[theirs.fileno()],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,
+            close_fds=True,
         )
         theirs.close()
         ours.settimeout(start_timeout)
@@ -67,11 +92,14 @@ class Launcher:
         self.isolation: bool = first["isolation"]
         self.backend_info: dict[str, Any] = first["backend"]
         self.alive = True
-        self._reader = threading.Thread(target=self._read_loop, name="lambda-lab-zygote-reader",
-                                        daemon=True)
+        self._reader = threading.Thread(
+            target=self._read_loop, name="lambda-lab-zygote-reader", daemon=True
+        )
         self._reader.start()
 
-    def spawn(self, env_id: str, message: dict[str, Any], sock_fd: int, log_fd: int) -> ProcessHandle:
+    def spawn(
+        self, env_id: str, message: dict[str, Any], sock_fd: int, log_fd: int
+    ) -> ProcessHandle:
         """Ask the zygote to fork an environment; returns at once with a handle to watch."""
         handle = ProcessHandle(env_id)
         with self._lock:

@@ -28,23 +28,41 @@ class PlatformLog:
         self.region = region
 
     def _record(self, kind: str, record: dict[str, Any], t: float | None = None) -> str:
-        return json.dumps({"time": iso_ms(time.time() if t is None else t), "type": kind,
-                           "record": record}) + "\n"
+        return (
+            json.dumps(
+                {"time": iso_ms(time.time() if t is None else t), "type": kind, "record": record}
+            )
+            + "\n"
+        )
 
     def init_start(self, function_arn: str) -> str:
         if self.json:
-            return "" if self.quiet else self._record(
-                "platform.initStart", {"initializationType": "on-demand", "phase": "init",
-                                       "runtimeVersion": _RUNTIME_VERSION,
-                                       "functionName": function_arn.rsplit(":", 1)[-1]})
+            return (
+                ""
+                if self.quiet
+                else self._record(
+                    "platform.initStart",
+                    {
+                        "initializationType": "on-demand",
+                        "phase": "init",
+                        "runtimeVersion": _RUNTIME_VERSION,
+                        "functionName": function_arn.rsplit(":", 1)[-1],
+                    },
+                )
+            )
         arn = f"arn:aws:lambda:{self.region}::runtime:lambda-lab-{_RUNTIME_VERSION}"
         return f"INIT_START Runtime Version: {_RUNTIME_VERSION}\tRuntime Version ARN: {arn}\n"
 
-    def init_report(self, duration_ms: float, phase: str, status: str,
-                    error_type: str | None) -> str:
+    def init_report(
+        self, duration_ms: float, phase: str, status: str, error_type: str | None
+    ) -> str:
         if self.json:
-            record: dict[str, Any] = {"initializationType": "on-demand", "phase": phase,
-                                      "status": status, "metrics": {"durationMs": round(duration_ms, 2)}}
+            record: dict[str, Any] = {
+                "initializationType": "on-demand",
+                "phase": phase,
+                "status": status,
+                "metrics": {"durationMs": round(duration_ms, 2)},
+            }
             if error_type:
                 record["errorType"] = error_type
             return self._record("platform.initReport", record)
@@ -55,49 +73,75 @@ class PlatformLog:
 
     def start(self, request_id: str, version: str) -> str:
         if self.json:
-            return "" if self.quiet else self._record(
-                "platform.start", {"requestId": request_id, "version": version})
+            return (
+                ""
+                if self.quiet
+                else self._record("platform.start", {"requestId": request_id, "version": version})
+            )
         return f"START RequestId: {request_id} Version: {version}\n"
 
     def timed_out(self, request_id: str, timeout_s: int) -> str:
         if self.json:
-            return self._record("platform.runtimeDone",
-                                {"requestId": request_id, "status": "timeout"})
+            return self._record(
+                "platform.runtimeDone", {"requestId": request_id, "status": "timeout"}
+            )
         return f"{iso_ms(time.time())} {request_id} Task timed out after {timeout_s:.2f} seconds\n"
 
     def exited(self, request_id: str, reason: str, error_type: str) -> str:
         if self.json:
-            return self._record("platform.runtimeDone", {"requestId": request_id, "status": "error",
-                                                         "errorType": error_type})
+            return self._record(
+                "platform.runtimeDone",
+                {"requestId": request_id, "status": "error", "errorType": error_type},
+            )
         return f"RequestId: {request_id} Error: {reason}\n{error_type}\n"
 
     def end(self, request_id: str, status: str) -> str:
         if self.json:
-            return "" if self.quiet else self._record(
-                "platform.runtimeDone", {"requestId": request_id, "status": status})
+            return (
+                ""
+                if self.quiet
+                else self._record(
+                    "platform.runtimeDone", {"requestId": request_id, "status": status}
+                )
+            )
         return f"END RequestId: {request_id}\n"
 
-    def report(self, request_id: str, duration_ms: float, billed_ms: int, memory_mb: int,
-               max_used_mb: int, init_ms: float | None, status: str,
-               error_type: str | None) -> str:
+    def report(
+        self,
+        request_id: str,
+        duration_ms: float,
+        billed_ms: int,
+        memory_mb: int,
+        max_used_mb: int,
+        init_ms: float | None,
+        status: str,
+        error_type: str | None,
+    ) -> str:
         if self.json:
             if self.quiet and status == "success":
                 return ""
-            metrics: dict[str, Any] = {"durationMs": round(duration_ms, 2),
-                                       "billedDurationMs": billed_ms, "memorySizeMB": memory_mb,
-                                       "maxMemoryUsedMB": max_used_mb}
+            metrics: dict[str, Any] = {
+                "durationMs": round(duration_ms, 2),
+                "billedDurationMs": billed_ms,
+                "memorySizeMB": memory_mb,
+                "maxMemoryUsedMB": max_used_mb,
+            }
             if init_ms is not None:
                 metrics["initDurationMs"] = round(init_ms, 2)
             record: dict[str, Any] = {"requestId": request_id, "metrics": metrics, "status": status}
             if error_type:
                 record["errorType"] = error_type
             return self._record("platform.report", record)
-        parts = [f"REPORT RequestId: {request_id}", f"Duration: {duration_ms:.2f} ms",
-                 f"Billed Duration: {billed_ms} ms", f"Memory Size: {memory_mb} MB",
-                 f"Max Memory Used: {max_used_mb} MB"]
+        parts = [
+            f"REPORT RequestId: {request_id}",
+            f"Duration: {duration_ms:.2f} ms",
+            f"Billed Duration: {billed_ms} ms",
+            f"Memory Size: {memory_mb} MB",
+            f"Max Memory Used: {max_used_mb} MB",
+        ]
         if init_ms is not None:
             parts.append(f"Init Duration: {init_ms:.2f} ms")
-        if status != "success" and error_type is not None or status == "timeout":
+        if (status != "success" and error_type is not None) or status == "timeout":
             parts.append(f"Status: {status}")
             if error_type and status != "timeout":
                 parts.append(f"Error Type: {error_type}")

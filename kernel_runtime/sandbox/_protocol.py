@@ -72,7 +72,7 @@ class FrameBuffer:
         end = HEADER.size + length
         if len(buf) < end:
             return None
-        body = bytes(buf[HEADER.size:end])
+        body = bytes(buf[HEADER.size : end])
         del buf[:end]
         return kind, body
 

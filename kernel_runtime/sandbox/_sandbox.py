@@ -38,13 +38,23 @@ class Sandbox:
     the function timeout ("suppressed init").
     """
 
-    def __init__(self, *, launch_mode: str = "zygote", limits: str = "auto", freeze: bool = True,
-                 freeze_grace: float = 0.01, isolate: bool = True, work_dir: str | Path | None = None,
-                 preload: tuple[str, ...] = (), shutdown_grace: float = 0.5,
-                 init_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        *,
+        launch_mode: str = "zygote",
+        limits: str = "auto",
+        freeze: bool = True,
+        freeze_grace: float = 0.01,
+        isolate: bool = True,
+        work_dir: str | Path | None = None,
+        preload: tuple[str, ...] = (),
+        shutdown_grace: float = 0.5,
+        init_timeout: float = 10.0,
+    ) -> None:
         if launch_mode not in LAUNCH_MODES:
             raise InvalidParameterValueException(
-                f"launch_mode must be one of {', '.join(LAUNCH_MODES)}, not {launch_mode!r}")
+                f"launch_mode must be one of {', '.join(LAUNCH_MODES)}, not {launch_mode!r}"
+            )
         self.launch_mode = launch_mode
         self.freeze = freeze
         self.freeze_grace = freeze_grace
@@ -53,7 +63,9 @@ class Sandbox:
         self.extra_environment: dict[str, str] = {}
         self.runtime_id = os.urandom(4).hex()
         self._owns_work_dir = work_dir is None
-        self.work_dir = Path(tempfile.mkdtemp(prefix="lambda-lab-") if work_dir is None else work_dir)
+        self.work_dir = Path(
+            tempfile.mkdtemp(prefix="lambda-lab-") if work_dir is None else work_dir
+        )
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.backend: LimitsBackend = detect_limits_backend(limits, runtime_id=self.runtime_id)
         self.backend.cleanup_stale()
@@ -66,25 +78,29 @@ class Sandbox:
             self._watchdog = MemoryWatchdog()
         if not self.backend.enforces_cpu:
             self._cycler = CpuDutyCycler()
-        self.launcher = Launcher(limits=self.backend.name, runtime_id=self.runtime_id, preload=preload,
-                                 isolate=isolate)
+        self.launcher = Launcher(
+            limits=self.backend.name, runtime_id=self.runtime_id, preload=preload, isolate=isolate
+        )
         self.isolate = isolate and self.launcher.isolation
         self.zygote_rss = self.launcher.rss
         self._idle_envs: dict[ExecutionEnvironment, float] = {}
         self._kick = threading.Event()
         self._sleeping = False
-        self._housekeeper = threading.Thread(target=self._housekeep, name="lambda-lab-housekeeper",
-                                             daemon=True)
+        self._housekeeper = threading.Thread(
+            target=self._housekeep, name="lambda-lab-housekeeper", daemon=True
+        )
         self._housekeeper.start()
         _live.add(self)
 
     # -- public ---------------------------------------------------------------------------------
-    def create_environment(self, config: FunctionConfig, *,
-                           initialization_type: str = "on-demand") -> ExecutionEnvironment:
+    def create_environment(
+        self, config: FunctionConfig, *, initialization_type: str = "on-demand"
+    ) -> ExecutionEnvironment:
         """A new environment for ``config``, with Init already run (or failed: see its state)."""
         if initialization_type not in INITIALIZATION_TYPES:
             raise InvalidParameterValueException(
-                f"initialization_type must be one of {', '.join(INITIALIZATION_TYPES)}")
+                f"initialization_type must be one of {', '.join(INITIALIZATION_TYPES)}"
+            )
         if self._closed:
             raise InvalidParameterValueException("the sandbox is closed")
         env = ExecutionEnvironment(self, config, initialization_type)
@@ -100,10 +116,15 @@ class Sandbox:
 
     def describe(self) -> dict[str, Any]:
         """Which mechanisms are active: launch mode, limits backend, freezer, isolation."""
-        return {"launch_mode": self.launch_mode, "limits": self.backend.describe(),
-                "freeze": self.freeze, "freeze_grace_s": self.freeze_grace,
-                "mount_isolation": self.isolate, "zygote_pid": self.launcher.pid,
-                "zygote_rss_bytes": self.zygote_rss}
+        return {
+            "launch_mode": self.launch_mode,
+            "limits": self.backend.describe(),
+            "freeze": self.freeze,
+            "freeze_grace_s": self.freeze_grace,
+            "mount_isolation": self.isolate,
+            "zygote_pid": self.launcher.pid,
+            "zygote_rss_bytes": self.zygote_rss,
+        }
 
     def close(self) -> None:
         """Shut every environment down, stop the zygote, remove every group and file."""
@@ -146,8 +167,13 @@ class Sandbox:
     # -- hooks called by environments ------------------------------------------------------------
     def _watch(self, env: ExecutionEnvironment) -> None:
         if self._watchdog is not None and env.pid is not None:
-            self._watchdog.watch(env.environment_id, env.pid, env.config.memory_size * 1048576, 0,
-                                 lambda _key, _rss, env=env: env._on_memory_exceeded())
+            self._watchdog.watch(
+                env.environment_id,
+                env.pid,
+                env.config.memory_size * 1048576,
+                0,
+                lambda _key, _rss, env=env: env._on_memory_exceeded(),
+            )
 
     def _unwatch(self, env: ExecutionEnvironment) -> None:
         if self._watchdog is not None:

@@ -19,14 +19,17 @@ import socket
 import sys
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ._protocol import ERROR, HEADER, INIT_ERROR, INVOKE, READY, RESULT, RSS, SHUTDOWN, send_frame
 
 __all__ = ["LambdaContext", "run"]
 
 SOCK_FD = 3
-_BACKUP_LOG_FD = 100  # a CLOEXEC copy of the log pipe, to repair fds 1 and 2 if a handler closes them
+_BACKUP_LOG_FD = (
+    100  # a CLOEXEC copy of the log pipe, to repair fds 1 and 2 if a handler closes them
+)
 
 _current_request_id = ""
 
@@ -41,13 +44,20 @@ class CognitoIdentity:
         self.cognito_identity_pool_id = identity.get("cognitoIdentityPoolId")
 
     def __repr__(self) -> str:
-        return (f"CognitoIdentity([cognito_identity_id={self.cognito_identity_id},"
-                f"cognito_identity_pool_id={self.cognito_identity_pool_id}])")
+        return (
+            f"CognitoIdentity([cognito_identity_id={self.cognito_identity_id},"
+            f"cognito_identity_pool_id={self.cognito_identity_pool_id}])"
+        )
 
 
 class Client:
-    __slots__ = ("app_package_name", "app_title", "app_version_code", "app_version_name",
-                 "installation_id")
+    __slots__ = (
+        "app_package_name",
+        "app_title",
+        "app_version_code",
+        "app_version_name",
+        "installation_id",
+    )
 
     def __init__(self, client: dict[str, Any]) -> None:
         for name in self.__slots__:
@@ -67,9 +77,15 @@ class ClientContext:
 class LambdaContext:
     """The ``context`` argument, with the members and types AWS's Python runtime gives."""
 
-    def __init__(self, request_id: str, deadline_ms: int, invoked_function_arn: str,
-                 client_context: dict[str, Any] | None, identity: dict[str, Any] | None,
-                 tenant_id: str | None = None) -> None:
+    def __init__(
+        self,
+        request_id: str,
+        deadline_ms: int,
+        invoked_function_arn: str,
+        client_context: dict[str, Any] | None,
+        identity: dict[str, Any] | None,
+        tenant_id: str | None = None,
+    ) -> None:
         env = os.environ
         self.aws_request_id = request_id
         self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME")
@@ -91,9 +107,11 @@ class LambdaContext:
         os.write(1, msg.encode("utf-8", "backslashreplace"))
 
     def __repr__(self) -> str:
-        return (f"LambdaContext([aws_request_id={self.aws_request_id},"
-                f"function_name={self.function_name},function_version={self.function_version},"
-                f"invoked_function_arn={self.invoked_function_arn}])")
+        return (
+            f"LambdaContext([aws_request_id={self.aws_request_id},"
+            f"function_name={self.function_name},function_version={self.function_version},"
+            f"invoked_function_arn={self.invoked_function_arn}])"
+        )
 
 
 # -- logging ---------------------------------------------------------------------------------
@@ -109,13 +127,18 @@ class _TextHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             msg = self.format(record).replace("\n", "\r")
-            line = f"[{record.levelname}]\t{_iso_now(record.created)}\t{_current_request_id}\t{msg}\n"
+            line = (
+                f"[{record.levelname}]\t{_iso_now(record.created)}\t{_current_request_id}\t{msg}\n"
+            )
             os.write(1, line.encode("utf-8", "backslashreplace"))
         except Exception:  # noqa: BLE001 - logging must never break the handler
             self.handleError(record)
 
 
-_RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+_RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+}
 
 
 class _JsonHandler(logging.Handler):
@@ -146,8 +169,14 @@ class _JsonHandler(logging.Handler):
             self.handleError(record)
 
 
-_LEVELS = {"TRACE": 5, "DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARN": logging.WARNING,
-           "ERROR": logging.ERROR, "FATAL": logging.CRITICAL}
+_LEVELS = {
+    "TRACE": 5,
+    "DEBUG": logging.DEBUG,
+    "INFO": logging.INFO,
+    "WARN": logging.WARNING,
+    "ERROR": logging.ERROR,
+    "FATAL": logging.CRITICAL,
+}
 
 
 def _setup_logging(log_format: str, level: str | None) -> None:
@@ -176,17 +205,27 @@ def _user_frames(tb: Any) -> list[str]:
 
 
 def _error(error_type: str, message: str, request_id: str, stack: list[str] | None = None) -> dict:
-    return {"errorMessage": message, "errorType": error_type, "requestId": request_id,
-            "stackTrace": stack or []}
+    return {
+        "errorMessage": message,
+        "errorType": error_type,
+        "requestId": request_id,
+        "stackTrace": stack or [],
+    }
 
 
 def _log_error(err: dict[str, Any], log_format: str) -> None:
     """Write the ``[ERROR] Type: message`` line (or JSON record) AWS logs for a failed request."""
     if log_format == "JSON":
-        entry = {"timestamp": _iso_now(), "level": "ERROR", "message": err["errorMessage"],
-                 "logger": "root", "requestId": err.get("requestId") or None,
-                 "errorType": err["errorType"], "errorMessage": err["errorMessage"],
-                 "stackTrace": err.get("stackTrace") or []}
+        entry = {
+            "timestamp": _iso_now(),
+            "level": "ERROR",
+            "message": err["errorMessage"],
+            "logger": "root",
+            "requestId": err.get("requestId") or None,
+            "errorType": err["errorType"],
+            "errorMessage": err["errorMessage"],
+            "stackTrace": err.get("stackTrace") or [],
+        }
         line = json.dumps({k: v for k, v in entry.items() if v is not None}) + "\n"
     else:
         lines = [f"[ERROR] {err['errorType']}: {err['errorMessage']}"]
@@ -217,26 +256,36 @@ def _resolve_handler(handler: str) -> Callable[[Any, Any], Any]:
     try:
         modname, fname = handler.rsplit(".", 1)
     except ValueError as exc:
-        raise _FaultError("Runtime.MalformedHandlerName", f"Bad handler '{handler}': {exc}") from None
+        raise _FaultError(
+            "Runtime.MalformedHandlerName", f"Bad handler '{handler}': {exc}"
+        ) from None
     if not modname or not fname:
-        raise _FaultError("Runtime.MalformedHandlerName",
-                          f"Bad handler '{handler}': not enough values to unpack (expected 2, got 1)")
+        raise _FaultError(
+            "Runtime.MalformedHandlerName",
+            f"Bad handler '{handler}': not enough values to unpack (expected 2, got 1)",
+        )
     if modname.split(".")[0] in sys.builtin_module_names:
-        raise _FaultError("Runtime.BuiltInModuleConflict",
-                          f"Cannot use built-in module {modname} as a handler module")
+        raise _FaultError(
+            "Runtime.BuiltInModuleConflict",
+            f"Cannot use built-in module {modname} as a handler module",
+        )
     try:
         module = importlib.import_module(modname.replace("/", "."))
     except ImportError as exc:
-        raise _FaultError("Runtime.ImportModuleError",
-                          f"Unable to import module '{modname}': {exc}") from None
+        raise _FaultError(
+            "Runtime.ImportModuleError", f"Unable to import module '{modname}': {exc}"
+        ) from None
     except SyntaxError as exc:
         trace = [f'  File "{exc.filename}" Line {exc.lineno}\n    {exc.text}']
-        raise _FaultError("Runtime.UserCodeSyntaxError",
-                          f"Syntax error in module '{modname}': {exc}", trace) from None
+        raise _FaultError(
+            "Runtime.UserCodeSyntaxError", f"Syntax error in module '{modname}': {exc}", trace
+        ) from None
     try:
         return getattr(module, fname)
     except AttributeError:
-        fault = _FaultError("Runtime.HandlerNotFound", f"Handler '{fname}' missing on module '{modname}'")
+        fault = _FaultError(
+            "Runtime.HandlerNotFound", f"Handler '{fname}' missing on module '{modname}'"
+        )
 
         def _missing(event: Any, context: Any) -> Any:
             raise fault
@@ -279,7 +328,11 @@ def _peak_rss() -> int:
 
 def _repair_std_fds(log_ino: int, null_ino: int) -> None:
     """Put fds 0-2 back if a handler closed or replaced them, so the next request still logs."""
-    for fd, ino, source in ((0, null_ino, None), (1, log_ino, _BACKUP_LOG_FD), (2, log_ino, _BACKUP_LOG_FD)):
+    for fd, ino, source in (
+        (0, null_ino, None),
+        (1, log_ino, _BACKUP_LOG_FD),
+        (2, log_ino, _BACKUP_LOG_FD),
+    ):
         try:
             if os.fstat(fd).st_ino == ino:
                 continue
@@ -301,10 +354,12 @@ def _runtime_init(spec: dict[str, Any]) -> None:
     os.chdir(spec["task_root"])
     base = [p for p in sys.path if p and p != "." and p not in spec["path_prefix"]]
     sys.path[:] = list(spec["path_prefix"]) + base
-    sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False,  # noqa: SIM115
-                      buffering=1)
-    sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False,  # noqa: SIM115
-                      buffering=1)
+    sys.stdout = open(  # noqa: SIM115 - lives as long as the process
+        1, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1
+    )
+    sys.stderr = open(  # noqa: SIM115
+        2, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1
+    )
     sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
     _setup_logging(spec["log_format"], spec.get("log_level"))
 
@@ -333,11 +388,17 @@ def run(spec: dict[str, Any], started: float) -> None:
         os._exit(1)
     _flush_std()
     ready = time.perf_counter()
-    _send(sock, READY, json.dumps({
-        "pid": os.getpid(),
-        "runtime_init_ms": (runtime_done - started) * 1000,
-        "function_init_ms": (ready - runtime_done) * 1000,
-    }).encode())
+    _send(
+        sock,
+        READY,
+        json.dumps(
+            {
+                "pid": os.getpid(),
+                "runtime_init_ms": (runtime_done - started) * 1000,
+                "function_init_ms": (ready - runtime_done) * 1000,
+            }
+        ).encode(),
+    )
 
     head = HEADER
     while True:
@@ -351,8 +412,8 @@ def run(spec: dict[str, Any], started: float) -> None:
         if kind != INVOKE:
             continue
         meta_len = int.from_bytes(body[:4], "big")
-        meta = json.loads(body[4:4 + meta_len])
-        payload = body[4 + meta_len:]
+        meta = json.loads(body[4 : 4 + meta_len])
+        payload = body[4 + meta_len :]
         request_id = meta["id"]
         _current_request_id = request_id
         os.environ["_X_AMZN_TRACE_ID"] = meta["trace"]
@@ -371,15 +432,22 @@ def _flush_std() -> None:
             pass
 
 
-def _invoke(handler_fn: Callable[[Any, Any], Any], meta: dict[str, Any], payload: bytes,
-            request_id: str, log_format: str) -> tuple[int, bytes]:
+def _invoke(
+    handler_fn: Callable[[Any, Any], Any],
+    meta: dict[str, Any],
+    payload: bytes,
+    request_id: str,
+    log_format: str,
+) -> tuple[int, bytes]:
     try:
         event = json.loads(payload) if payload else {}
     except ValueError as exc:
         err = _error("Runtime.UnmarshalError", f"Unable to unmarshal input: {exc}", request_id)
         _log_error(err, log_format)
         return ERROR, _dumps(err).encode()
-    context = LambdaContext(request_id, meta["deadline"], meta["arn"], meta.get("cc"), meta.get("ci"))
+    context = LambdaContext(
+        request_id, meta["deadline"], meta["arn"], meta.get("cc"), meta.get("ci")
+    )
     try:
         result = handler_fn(event, context)
     except _FaultError as fault:

@@ -43,8 +43,13 @@ MS_REC = 16384
 MS_PRIVATE = 1 << 18
 
 _libc = ctypes.CDLL(None, use_errno=True)
-_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
-                        ctypes.c_void_p]
+_libc.mount.argtypes = [
+    ctypes.c_char_p,
+    ctypes.c_char_p,
+    ctypes.c_char_p,
+    ctypes.c_ulong,
+    ctypes.c_void_p,
+]
 
 
 def _check(rc: int, what: str) -> None:
@@ -54,8 +59,10 @@ def _check(rc: int, what: str) -> None:
 
 
 def _mount(src: str | None, dst: str, flags: int) -> None:
-    _check(_libc.mount(src.encode() if src else None, dst.encode(), None, flags, None),
-           f"mount {src} {dst}")
+    _check(
+        _libc.mount(src.encode() if src else None, dst.encode(), None, flags, None),
+        f"mount {src} {dst}",
+    )
 
 
 def isolate_mounts(task_root: str, opt_dir: str | None, tmp_dir: str) -> None:
@@ -74,8 +81,9 @@ class Zygote:
     def __init__(self, ctl: socket.socket, args: dict[str, Any]) -> None:
         self.ctl = ctl
         self.pid = os.getpid()
-        self.backend = _limits.detect_limits_backend(args["limits"], runtime_id=args["runtime_id"],
-                                                     owner_pid=args["owner_pid"])
+        self.backend = _limits.detect_limits_backend(
+            args["limits"], runtime_id=args["runtime_id"], owner_pid=args["owner_pid"]
+        )
         self.envs: dict[int, str] = {}  # pid -> env id
         self.pgids: dict[str, int] = {}  # env id -> pgid
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -164,8 +172,9 @@ class Zygote:
         self.pgids[env_id] = pid
         self.send({"op": "spawned", "env": env_id, "pid": pid})
 
-    def _child(self, msg: dict[str, Any], limits: _limits.LimitSpec, sock_fd: int,
-               log_fd: int) -> None:
+    def _child(
+        self, msg: dict[str, Any], limits: _limits.LimitSpec, sock_fd: int, log_fd: int
+    ) -> None:
         started = time.perf_counter()
         try:
             _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -190,10 +199,15 @@ class Zygote:
                 isolate_mounts(spec["task_root"], spec.get("opt_dir"), spec["tmp_dir"])
                 spec = _rebase(spec, "/var/task", "/opt" if spec.get("opt_dir") else None, "/tmp")
             if msg["mode"] == "spawn":
-                boot = ("import sys; sys.path.insert(0, %r); "
-                        "from kernel_runtime.sandbox._worker import main; main()") % msg["pkg_parent"]
-                os.execve(sys.executable, [sys.executable, "-s", "-c", boot, json.dumps(spec)],
-                          spec["env"])
+                boot = (
+                    f"import sys; sys.path.insert(0, {msg['pkg_parent']!r}); "
+                    "from kernel_runtime.sandbox._worker import main; main()"
+                )
+                os.execve(
+                    sys.executable,
+                    [sys.executable, "-s", "-c", boot, json.dumps(spec)],
+                    spec["env"],
+                )
             _worker.run(spec, started)
         except BaseException:  # noqa: BLE001 - report any set-up failure, then die
             try:
@@ -215,9 +229,15 @@ class Zygote:
             if env_id is None:
                 continue  # an adopted orphan
             self.pgids.pop(env_id, None)
-            self.send({"op": "exited", "env": env_id, "pid": pid,
-                       "code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
-                       "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None})
+            self.send(
+                {
+                    "op": "exited",
+                    "env": env_id,
+                    "pid": pid,
+                    "code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+                    "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+                }
+            )
             swept = True
         if swept:
             self.sweep_orphans()
@@ -236,7 +256,7 @@ class Zygote:
                     stat = f.read()
             except OSError:
                 continue
-            ppid = stat[stat.rfind(b")") + 2:].split()[1]
+            ppid = stat[stat.rfind(b")") + 2 :].split()[1]
             if ppid == me.encode():
                 try:
                     os.kill(pid, signal.SIGKILL)
@@ -264,7 +284,9 @@ class Zygote:
                 break
 
 
-def _rebase(spec: dict[str, Any], task_root: str, opt_dir: str | None, tmp_dir: str) -> dict[str, Any]:
+def _rebase(
+    spec: dict[str, Any], task_root: str, opt_dir: str | None, tmp_dir: str
+) -> dict[str, Any]:
     """The spec as seen from inside the private mount namespace."""
     old_task, old_opt = spec["task_root"], spec.get("opt_dir")
     spec = dict(spec)
@@ -272,7 +294,7 @@ def _rebase(spec: dict[str, Any], task_root: str, opt_dir: str | None, tmp_dir: 
 
     def fix(value: str) -> str:
         if old_opt and opt_dir and value.startswith(old_opt):
-            value = opt_dir + value[len(old_opt):]
+            value = opt_dir + value[len(old_opt) :]
         return value.replace(old_task, task_root)
 
     for key in ("LAMBDA_TASK_ROOT", "PATH", "LD_LIBRARY_PATH", "PYTHONPATH", "TMPDIR"):
@@ -308,8 +330,15 @@ def main() -> None:
         rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     gc.collect()
     gc.freeze()
-    zygote.send({"op": "ready", "pid": os.getpid(), "rss": rss, "isolation": zygote.can_isolate,
-                 "backend": zygote.backend.describe()})
+    zygote.send(
+        {
+            "op": "ready",
+            "pid": os.getpid(),
+            "rss": rss,
+            "isolation": zygote.can_isolate,
+            "backend": zygote.backend.describe(),
+        }
+    )
     try:
         zygote.serve()
     except Exception:  # noqa: BLE001
