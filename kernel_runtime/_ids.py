@@ -28,5 +28,5 @@ def log_stream_name(version: str, env_id: str, now: float | None = None) -> str:
 def new_trace_header(sampled: bool = False, now: float | None = None) -> str:
     """An X-Ray trace header ``Root=1-<8 hex epoch>-<24 hex>;Parent=<16 hex>;Sampled=0|1``."""
     epoch = int(time.time() if now is None else now)
-    root = f"1-{epoch:08x}-{os.urandom(12).hex()}"
-    return f"Root={root};Parent={os.urandom(8).hex()};Sampled={1 if sampled else 0}"
+    rand = os.urandom(20).hex()  # one syscall: 24 hex for the root, 16 for the parent
+    return f"Root=1-{epoch:08x}-{rand[:24]};Parent={rand[24:]};Sampled={1 if sampled else 0}"

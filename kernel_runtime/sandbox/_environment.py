@@ -351,21 +351,14 @@ class ExecutionEnvironment:
         self._record(State.BUSY)
         head = self._pending_log + self._platform.start(rid, cfg.version)
         self._pending_log = ""
-        meta = {
-            "id": rid,
-            "deadline": int((time.time() + (deadline - time.monotonic())) * 1000),
-            "arn": invoked_arn or cfg.function_arn,
-            "trace": trace,
-        }
-        if client_context is not None:
-            meta["cc"] = client_context
-        if identity is not None:
-            meta["ci"] = identity
-        meta_b = json.dumps(meta).encode()
+        deadline_ms = int((time.time() + (deadline - time.monotonic())) * 1000)
+        meta_b = P.pack_meta(
+            rid, deadline_ms, invoked_arn or cfg.function_arn, trace, client_context, identity
+        )
         assert self._sock is not None
         self.sandbox._busy(self, True)
         try:
-            P.send_frame(self._sock, P.INVOKE, len(meta_b).to_bytes(4, "big"), meta_b, payload)
+            P.send_frame(self._sock, P.INVOKE, meta_b, payload)
             outcome = self._wait(deadline)
         except OSError:
             outcome = _Outcome("eof")

@@ -7,8 +7,10 @@ invoke near the IPC floor (about 40 us round trip here).
 
 from __future__ import annotations
 
+import json
 import socket
 import struct
+from typing import Any
 
 __all__ = [
     "ERROR",
@@ -20,7 +22,9 @@ __all__ = [
     "SHUTDOWN",
     "FrameBuffer",
     "pack",
+    "pack_meta",
     "send_frame",
+    "unpack_meta",
 ]
 
 HEADER = struct.Struct("!IB")
@@ -40,6 +44,31 @@ RSS = struct.Struct("!Q")
 
 def pack(kind: int, body: bytes = b"") -> bytes:
     return HEADER.pack(len(body), kind) + body
+
+
+_SEP = "\x1f"
+
+
+def pack_meta(
+    request_id: str,
+    deadline_ms: int,
+    invoked_arn: str,
+    trace: str,
+    client_context: dict[str, Any] | None,
+    identity: dict[str, Any] | None,
+) -> bytes:
+    """The invoke metadata as one length-prefixed, unit-separated record (no JSON on the hot
+    path unless a client context or identity is present)."""
+    cc = json.dumps(client_context) if client_context is not None else ""
+    ci = json.dumps(identity) if identity is not None else ""
+    meta = _SEP.join((request_id, str(deadline_ms), invoked_arn, trace, cc, ci)).encode()
+    return len(meta).to_bytes(4, "big") + meta
+
+
+def unpack_meta(body: bytes) -> tuple[list[str], bytes]:
+    """``([request_id, deadline_ms, arn, trace, cc_json, ci_json], payload)``."""
+    end = 4 + int.from_bytes(body[:4], "big")
+    return body[4:end].decode().split(_SEP), body[end:]
 
 
 def send_frame(sock: socket.socket, kind: int, *parts: bytes) -> None:

@@ -16,13 +16,25 @@ import logging
 import os
 import resource
 import socket
+import struct
 import sys
 import time
 import traceback
 from collections.abc import Callable
 from typing import Any
 
-from ._protocol import ERROR, HEADER, INIT_ERROR, INVOKE, READY, RESULT, RSS, SHUTDOWN, send_frame
+from ._protocol import (
+    ERROR,
+    HEADER,
+    INIT_ERROR,
+    INVOKE,
+    READY,
+    RESULT,
+    RSS,
+    SHUTDOWN,
+    send_frame,
+    unpack_meta,
+)
 
 __all__ = ["LambdaContext", "run"]
 
@@ -304,18 +316,6 @@ _dumps = _Encoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 # -- the loop ---------------------------------------------------------------------------------
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
-    view = bytearray(n)
-    mv = memoryview(view)
-    got = 0
-    while got < n:
-        k = sock.recv_into(mv[got:], n - got)
-        if k == 0:
-            raise EOFError
-        got += k
-    return bytes(view)
-
-
 def _send(sock: socket.socket, kind: int, body: bytes) -> None:
     send_frame(sock, kind, body)
 
@@ -401,22 +401,24 @@ def run(spec: dict[str, Any], started: float) -> None:
     )
 
     head = HEADER
+    rfile = sock.makefile("rb", buffering=1 << 16)  # usually one recv for header and body
     while True:
         try:
-            length, kind = head.unpack(_recv_exact(sock, head.size))
-            body = _recv_exact(sock, length) if length else b""
-        except (EOFError, OSError):
+            raw = rfile.read(head.size)
+            length, kind = head.unpack(raw)
+            body = rfile.read(length) if length else b""
+            if len(body) != length:
+                raise EOFError
+        except (EOFError, OSError, struct.error):
             os._exit(0)
         if kind == SHUTDOWN:
             os._exit(0)
         if kind != INVOKE:
             continue
-        meta_len = int.from_bytes(body[:4], "big")
-        meta = json.loads(body[4 : 4 + meta_len])
-        payload = body[4 + meta_len :]
-        request_id = meta["id"]
+        meta, payload = unpack_meta(body)
+        request_id = meta[0]
         _current_request_id = request_id
-        os.environ["_X_AMZN_TRACE_ID"] = meta["trace"]
+        os.environ["_X_AMZN_TRACE_ID"] = meta[3]
         kind_out, out = _invoke(handler_fn, meta, payload, request_id, log_format)
         _flush_std()
         _repair_std_fds(log_ino, null_ino)
@@ -434,7 +436,7 @@ def _flush_std() -> None:
 
 def _invoke(
     handler_fn: Callable[[Any, Any], Any],
-    meta: dict[str, Any],
+    meta: list[str],
     payload: bytes,
     request_id: str,
     log_format: str,
@@ -446,7 +448,11 @@ def _invoke(
         _log_error(err, log_format)
         return ERROR, _dumps(err).encode()
     context = LambdaContext(
-        request_id, meta["deadline"], meta["arn"], meta.get("cc"), meta.get("ci")
+        request_id,
+        int(meta[1]),
+        meta[2],
+        json.loads(meta[4]) if meta[4] else None,
+        json.loads(meta[5]) if meta[5] else None,
     )
     try:
         result = handler_fn(event, context)
