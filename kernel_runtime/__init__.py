@@ -8,6 +8,7 @@ process tree with the AWS lifecycle and limits.
 from .config import FunctionConfig
 from .errors import (
     InvalidParameterValueException,
+    InvalidRequestContentException,
     LambdaError,
     RequestTooLargeException,
     ResourceConflictException,
@@ -25,6 +26,7 @@ __all__ = [
     "ExecutionEnvironment",
     "FunctionConfig",
     "InvalidParameterValueException",
+    "InvalidRequestContentException",
     "Invocation",
     "LambdaError",
     "RequestTooLargeException",

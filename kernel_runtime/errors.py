@@ -9,6 +9,7 @@ The tree::
 
     LambdaError
     ├── InvalidParameterValueException      (400) bad configuration or argument
+    ├── InvalidRequestContentException      (400) the payload is not JSON
     ├── RequestTooLargeException            (413) payload above the invoke limit
     ├── ResourceNotFoundException           (404)
     ├── ResourceConflictException           (409) e.g. invoking a shut-down environment
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 __all__ = [
     "InvalidParameterValueException",
+    "InvalidRequestContentException",
     "LambdaError",
     "RequestTooLargeException",
     "ResourceConflictException",
@@ -48,6 +50,11 @@ class LambdaError(Exception):
 
 class InvalidParameterValueException(LambdaError):
     code = "InvalidParameterValueException"
+    status = 400
+
+
+class InvalidRequestContentException(LambdaError):
+    code = "InvalidRequestContentException"
     status = 400
 
 

@@ -17,6 +17,7 @@ import pytest
 from kernel_runtime import (
     ExecutionEnvironment,
     FunctionConfig,
+    InvalidRequestContentException,
     RequestTooLargeException,
     ResourceConflictException,
     Sandbox,
@@ -345,14 +346,16 @@ def test_bytes_and_decimal_results(sandbox, fn) -> None:
         fn("""
         from decimal import Decimal
         def handler(event, context):
-            if event.get("raw"):
+            if isinstance(event, dict) and event.get("raw"):
                 return b"\\x00raw"
             return {"d": Decimal("1.5"), "i": Decimal("3")}
         """),
     )
     assert env.invoke({}).result == {"d": 1.5, "i": 3}
     assert env.invoke({"raw": True}).payload == b"\x00raw"
-    assert env.invoke(b"not json").result["errorType"] == "Runtime.UnmarshalError"
+    with pytest.raises(InvalidRequestContentException, match="Could not parse request body"):
+        env.invoke(b"not json")
+    assert env.invoke("just a string").payload == b'{"d":1.5,"i":3}'  # str is the event itself
 
 
 # -- logs ---------------------------------------------------------------------------------------

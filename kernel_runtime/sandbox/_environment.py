@@ -25,7 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 from .._ids import environment_id, log_stream_name, new_trace_header, request_id
 from ..config import FunctionConfig
-from ..errors import RequestTooLargeException, ResourceConflictException
+from ..errors import (
+    InvalidRequestContentException,
+    RequestTooLargeException,
+    ResourceConflictException,
+)
 from ..invocation import Invocation
 from . import _protocol as P
 from ._launcher import ProcessHandle
@@ -53,6 +57,11 @@ _SIGNAL_NAMES = {
     signal.SIGXCPU: "CPU time limit exceeded",
     signal.SIGPIPE: "broken pipe",
 }
+
+
+def _compact(obj: Any) -> str:
+    """JSON as the runtime writes it: no spaces."""
+    return json.dumps(obj, separators=(",", ":"))
 
 
 class State(str, enum.Enum):
@@ -198,6 +207,7 @@ class ExecutionEnvironment:
         self._poll.register(ours.fileno(), select.POLLIN)
         self._poll.register(log_r, select.POLLIN)
         self._oom_flag = False
+        self._peak_rss = 0  # Max Memory Used is per runtime process, as on AWS after a reset
         self._oom_base = self.sandbox.backend.oom_kills(self.environment_id)
         t0 = time.perf_counter()
         try:
@@ -290,9 +300,22 @@ class ExecutionEnvironment:
         request_id_: str | None = None,
     ) -> Invocation:
         """Run one request to completion and return its record. Function errors, timeouts and
-        crashes are part of the record; only platform misuse raises."""
-        if not isinstance(payload, (bytes, bytearray)):
-            payload = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+        crashes are part of the record; only platform misuse raises.
+
+        ``payload`` as bytes is the raw JSON document (as boto3's ``Payload``); any other value,
+        a str included, is the event itself and is JSON-encoded.
+        """
+        if isinstance(payload, (bytes, bytearray)):
+            if payload:
+                try:
+                    json.loads(payload)
+                except ValueError as exc:
+                    raise InvalidRequestContentException(
+                        f"Could not parse request body into json: Could not parse payload into "
+                        f"json: {exc}"
+                    ) from None
+        else:
+            payload = json.dumps(payload).encode()
         if len(payload) > SYNC_PAYLOAD_LIMIT:
             raise RequestTooLargeException(
                 f"Request must be smaller than {SYNC_PAYLOAD_LIMIT} bytes "
@@ -385,7 +408,7 @@ class ExecutionEnvironment:
                     "error",
                     "Function.ResponseSizeTooLarge",
                 )
-                body = json.dumps(
+                body = _compact(
                     {
                         "errorMessage": "Response payload size exceeded maximum allowed "
                         f"payload size ({RESPONSE_LIMIT} bytes).",
@@ -398,7 +421,7 @@ class ExecutionEnvironment:
             self._kill_process()
             status, error_type, function_error = "timeout", "Sandbox.Timedout", "Unhandled"
             tail = self._platform.timed_out(rid, timeout_s)
-            body = json.dumps(
+            body = _compact(
                 {
                     "errorMessage": f"RequestId: {rid} Error: Task timed out after "
                     f"{timeout_s:.2f} seconds",
@@ -410,7 +433,7 @@ class ExecutionEnvironment:
             reason, error_type = self._exit_reason()
             status, function_error, report_error = "error", "Unhandled", error_type
             tail = self._platform.exited(rid, reason, error_type)
-            body = json.dumps(
+            body = _compact(
                 {"errorMessage": f"RequestId: {rid} Error: {reason}", "errorType": error_type}
             ).encode()
             next_state = State.RESET
@@ -459,7 +482,7 @@ class ExecutionEnvironment:
             duration,
             None,
             True,
-            json.dumps(error).encode(),
+            _compact(error).encode(),
             "Unhandled",
             error_type,
             status,

@@ -67,7 +67,10 @@ class Sandbox:
             tempfile.mkdtemp(prefix="lambda-lab-") if work_dir is None else work_dir
         )
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        self.backend: LimitsBackend = detect_limits_backend(limits, runtime_id=self.runtime_id)
+        try:
+            self.backend: LimitsBackend = detect_limits_backend(limits, runtime_id=self.runtime_id)
+        except ValueError as exc:
+            raise InvalidParameterValueException(str(exc)) from None
         self.backend.cleanup_stale()
         self._envs: dict[str, ExecutionEnvironment] = {}
         self._lock = threading.Lock()
