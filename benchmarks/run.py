@@ -479,7 +479,7 @@ def format_table(result: dict) -> str:
     head = (f"lambda-lab bench | {m['cores']} cores ({m['usable_cores']} usable), Linux "
             f"{m['kernel']}, {m['implementation']} {m['python']} | backend (auto): "
             f"{result.get('backend')}")
-    cols = f"{'group':<26} {'case':<60} {'p50':>10} {'p99':>10} {'unit':<5} {'n':>5}  " \
+    cols = f"{'group':<26} {'case':<66} {'p50':>10} {'p99':>10} {'unit':<5} {'n':>5}  " \
            f"{'target':<22} mark"
     lines = [head, "", cols, "-" * len(cols)]
     group = None
@@ -492,7 +492,7 @@ def format_table(result: dict) -> str:
             case += f" [{r['frozen_before']}/{r['n']} frozen]"
         elif r.get("n") and r["unit"] == "inv/s":
             case += " (median of rounds)"
-        lines.append(f"{r['group'][:26]:<26} {case[:60]:<60} {_fmt(r.get('p50'), r['unit']):>10} "
+        lines.append(f"{r['group'][:26]:<26} {case[:66]:<66} {_fmt(r.get('p50'), r['unit']):>10} "
                      f"{_fmt(r.get('p99'), r['unit']):>10} {r['unit']:<5} {r.get('n') or 0:>5}  "
                      f"{_fmt_target(r):<22} {r.get('verdict') or ''}")
         if r.get("error"):
