@@ -3,24 +3,50 @@
 Plain Python, usable from pytest, scripts, the CLI and a Jupyter kernel alike. Handler code
 never runs in this process: every invocation runs in an execution environment, a child
 process tree with the AWS lifecycle and limits.
+
+Names are imported lazily (PEP 562): the zygote imports ``kernel_runtime.sandbox._worker``
+without pulling in the supervisor's modules, which keeps it small and its forks cheap.
 """
 
-from .config import FunctionConfig
-from .errors import (
-    InvalidParameterValueException,
-    InvalidRequestContentException,
-    LambdaError,
-    RequestTooLargeException,
-    ResourceConflictException,
-    ResourceNotFoundException,
-    SandboxUnavailable,
-    ServiceException,
-    TooManyRequestsException,
-)
-from .invocation import Invocation
-from .sandbox import ExecutionEnvironment, Sandbox, State
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import FunctionConfig
+    from .errors import (
+        InvalidParameterValueException,
+        InvalidRequestContentException,
+        LambdaError,
+        RequestTooLargeException,
+        ResourceConflictException,
+        ResourceNotFoundException,
+        SandboxUnavailable,
+        ServiceException,
+        TooManyRequestsException,
+    )
+    from .invocation import Invocation
+    from .sandbox import ExecutionEnvironment, Sandbox, State
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "ExecutionEnvironment": ".sandbox",
+    "FunctionConfig": ".config",
+    "InvalidParameterValueException": ".errors",
+    "InvalidRequestContentException": ".errors",
+    "Invocation": ".invocation",
+    "LambdaError": ".errors",
+    "RequestTooLargeException": ".errors",
+    "ResourceConflictException": ".errors",
+    "ResourceNotFoundException": ".errors",
+    "Sandbox": ".sandbox",
+    "SandboxUnavailable": ".errors",
+    "ServiceException": ".errors",
+    "State": ".sandbox",
+    "TooManyRequestsException": ".errors",
+}
 
 __all__ = [
     "ExecutionEnvironment",
@@ -39,3 +65,16 @@ __all__ = [
     "TooManyRequestsException",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kernel_runtime' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

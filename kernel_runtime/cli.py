@@ -65,14 +65,21 @@ def _positive(text: str) -> int:
 
 
 def _add_sandbox_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--launch-mode", choices=("zygote", "spawn"), default="zygote",
-                        help="fork environments from a warm zygote (fast) or exec a fresh "
-                             "interpreter per environment (default: %(default)s)")
-    parser.add_argument("--limits", choices=("auto", "cgroup", "cgroup-v1", "cgroup-v2", "rlimit"),
-                        default="auto",
-                        help="limits backend: auto picks cgroups when writable, else rlimits and "
-                             "watchdogs; cgroup-v1 / cgroup-v2 force one hierarchy "
-                             "(default: %(default)s)")
+    parser.add_argument(
+        "--launch-mode",
+        choices=("zygote", "spawn"),
+        default="zygote",
+        help="fork environments from a warm zygote (fast) or exec a fresh "
+        "interpreter per environment (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--limits",
+        choices=("auto", "cgroup", "cgroup-v1", "cgroup-v2", "rlimit"),
+        default="auto",
+        help="limits backend: auto picks cgroups when writable, else rlimits and "
+        "watchdogs; cgroup-v1 / cgroup-v2 force one hierarchy "
+        "(default: %(default)s)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -84,37 +91,74 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     inv = sub.add_parser(
-        "invoke", help="invoke a handler in a fresh execution environment",
+        "invoke",
+        help="invoke a handler in a fresh execution environment",
         description="Create an execution environment for CODE_DIR, run Init, invoke it "
-                    "(--repeat times: the first is a cold start, the rest warm). The response "
-                    "payload goes to stdout, one per line; the log goes to stderr.",
+        "(--repeat times: the first is a cold start, the rest warm). The response "
+        "payload goes to stdout, one per line; the log goes to stderr.",
     )
-    inv.add_argument("code_dir", metavar="CODE_DIR", type=Path,
-                     help="task root: the directory holding the handler module")
+    inv.add_argument(
+        "code_dir",
+        metavar="CODE_DIR",
+        type=Path,
+        help="task root: the directory holding the handler module",
+    )
     inv.add_argument("--handler", required=True, help="module.function, e.g. app.handler")
     inv.add_argument("--function-name", help="function name (default: from CODE_DIR)")
     event = inv.add_mutually_exclusive_group()
     event.add_argument("--event", metavar="JSON", help="the event, as JSON text (default: {})")
-    event.add_argument("--event-file", metavar="FILE",
-                       help="read the event from FILE ('-' for stdin)")
-    inv.add_argument("--memory-size", type=int, default=128, metavar="MB",
-                     help="memory in MB, 128-10240 (default: %(default)s)")
-    inv.add_argument("--timeout", type=int, default=3, metavar="SECONDS",
-                     help="function timeout, 1-900 (default: %(default)s)")
-    inv.add_argument("--env", type=_env_pair, action="append", default=[], metavar="K=V",
-                     help="an environment variable for the function (repeatable)")
-    inv.add_argument("--log-format", choices=("Text", "JSON"), default="Text",
-                     help="log format of the function (default: %(default)s)")
-    inv.add_argument("--log-type", choices=("Tail", "None"), default="Tail",
-                     help="Tail prints the whole log of each invocation to stderr; None prints "
-                          "no log (default: %(default)s)")
-    inv.add_argument("--repeat", type=_positive, default=1, metavar="N",
-                     help="invoke N times in the same environment (default: %(default)s)")
+    event.add_argument(
+        "--event-file", metavar="FILE", help="read the event from FILE ('-' for stdin)"
+    )
+    inv.add_argument(
+        "--memory-size",
+        type=int,
+        default=128,
+        metavar="MB",
+        help="memory in MB, 128-10240 (default: %(default)s)",
+    )
+    inv.add_argument(
+        "--timeout",
+        type=int,
+        default=3,
+        metavar="SECONDS",
+        help="function timeout, 1-900 (default: %(default)s)",
+    )
+    inv.add_argument(
+        "--env",
+        type=_env_pair,
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="an environment variable for the function (repeatable)",
+    )
+    inv.add_argument(
+        "--log-format",
+        choices=("Text", "JSON"),
+        default="Text",
+        help="log format of the function (default: %(default)s)",
+    )
+    inv.add_argument(
+        "--log-type",
+        choices=("Tail", "None"),
+        default="Tail",
+        help="Tail prints the whole log of each invocation to stderr; None prints "
+        "no log (default: %(default)s)",
+    )
+    inv.add_argument(
+        "--repeat",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="invoke N times in the same environment (default: %(default)s)",
+    )
     _add_sandbox_options(inv)
     inv.set_defaults(run=_cmd_invoke)
 
-    info = sub.add_parser("info", help="show which limits backend, freezer and isolation are "
-                                       "active on this host, as JSON")
+    info = sub.add_parser(
+        "info",
+        help="show which limits backend, freezer and isolation are active on this host, as JSON",
+    )
     _add_sandbox_options(info)
     info.set_defaults(run=_cmd_info)
     return parser
@@ -140,9 +184,11 @@ def _read_event(args: argparse.Namespace) -> bytes:
             try:
                 data = Path(args.event_file).read_bytes()
             except OSError as exc:
-                raise _ApiError("InvalidParameterValueException", "Invoke",
-                                f"Cannot read event file '{args.event_file}': {exc.strerror}"
-                                ) from None
+                raise _ApiError(
+                    "InvalidParameterValueException",
+                    "Invoke",
+                    f"Cannot read event file '{args.event_file}': {exc.strerror}",
+                ) from None
     elif args.event is not None:
         data = args.event.encode()
     else:
@@ -151,8 +197,11 @@ def _read_event(args: argparse.Namespace) -> bytes:
         try:
             json.loads(data)
         except ValueError as exc:
-            raise _ApiError("InvalidRequestContentException", "Invoke",
-                            f"Could not parse request body into json: {exc}") from None
+            raise _ApiError(
+                "InvalidRequestContentException",
+                "Invoke",
+                f"Could not parse request body into json: {exc}",
+            ) from None
     return data
 
 
@@ -160,8 +209,12 @@ def _cmd_invoke(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     payload = _read_event(args)
     try:
         config = FunctionConfig(
-            function_name=_function_name(args), handler=args.handler, code=args.code_dir,
-            memory_size=args.memory_size, timeout=args.timeout, environment=dict(args.env),
+            function_name=_function_name(args),
+            handler=args.handler,
+            code=args.code_dir,
+            memory_size=args.memory_size,
+            timeout=args.timeout,
+            environment=dict(args.env),
             log_format=args.log_format,
         )
     except LambdaError as exc:
@@ -201,8 +254,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args, out, err))
     except _ApiError as exc:
-        err.write(f"\nAn error occurred ({exc.code}) when calling the {exc.operation} "
-                  f"operation: {exc.message}\n")
+        err.write(
+            f"\nAn error occurred ({exc.code}) when calling the {exc.operation} "
+            f"operation: {exc.message}\n"
+        )
         return EXIT_USAGE
     except LambdaError as exc:  # the sandbox itself refused (bad launch mode, zygote gone)
         err.write(f"\nAn error occurred ({exc.code}): {exc.message}\n")

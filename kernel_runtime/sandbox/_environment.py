@@ -98,6 +98,8 @@ class ExecutionEnvironment:
         self.state = State.INITIALIZING
         self.transitions: list[tuple[float, str]] = []
         self.invocation_count = 0
+        #: the last init's split: platform (fork to user code), runtime init, function init (ms)
+        self.init_phases: dict[str, float] = {}
         self.pid: int | None = None
         self.last_used = time.monotonic()
         self.listeners: list[Callable[[ExecutionEnvironment, str, float], None]] = []
@@ -113,7 +115,6 @@ class ExecutionEnvironment:
         self._pending_init_ms: float | None = None
         self._init_error: dict[str, Any] | None = None
         self._oom_flag = False
-        self._oom_base = 0
         self._peak_rss = 0
         self._memory_bytes = config.memory_size * 1024 * 1024
         self.root = sandbox.work_dir / "envs" / self.environment_id
@@ -208,7 +209,6 @@ class ExecutionEnvironment:
         self._poll.register(log_r, select.POLLIN)
         self._oom_flag = False
         self._peak_rss = 0  # Max Memory Used is per runtime process, as on AWS after a reset
-        self._oom_base = self.sandbox.backend.oom_kills(self.environment_id)
         t0 = time.perf_counter()
         try:
             handle = self.sandbox.launcher.spawn(
@@ -231,6 +231,13 @@ class ExecutionEnvironment:
         if outcome.kind == f"frame:{P.READY}":
             info = json.loads(outcome.body)
             self.pid = info["pid"]
+            if handle.group is None:  # READY can overtake the zygote's "spawned" message
+                handle.group = info["group"]
+            self.init_phases = {
+                "platform_ms": init_ms - info["function_init_ms"],
+                "runtime_init_ms": info["runtime_init_ms"],
+                "function_init_ms": info["function_init_ms"],
+            }
             self.sandbox._watch(self)
             return "ready", init_ms, info
         if outcome.kind == f"frame:{P.INIT_ERROR}":
@@ -370,7 +377,7 @@ class ExecutionEnvironment:
                 started_at = time.time()
                 deadline = time.monotonic() + timeout_s
         elif self.state == State.FROZEN:
-            self.sandbox.backend.thaw(self.environment_id, self.pid or 0)
+            self.sandbox.backend.thaw(self._group, self.pid or 0)
         self._record(State.BUSY)
         head = self._pending_log + self._platform.start(rid, cfg.version)
         self._pending_log = ""
@@ -616,7 +623,7 @@ class ExecutionEnvironment:
 
     def _note_peak(self) -> None:
         """Peak memory of a process that died before it could report its own."""
-        peak = self.sandbox.backend.memory_peak_bytes(self.environment_id)
+        peak = self.sandbox.backend.memory_peak_bytes(self._group) if self._group else None
         floor = self.sandbox.zygote_rss + (peak or 0)
         self._peak_rss = max(self._peak_rss, floor)
 
@@ -628,7 +635,7 @@ class ExecutionEnvironment:
         self._note_peak()
         if handle is None:
             return "Runtime exited without providing a reason", "Runtime.ExitError"
-        oom = self._oom_flag or self.sandbox.backend.oom_kills(self.environment_id) > self._oom_base
+        oom = self._oom_flag or bool(self._group and self.sandbox.backend.oom_kills(self._group))
         if handle.spawn_error:
             return f"Runtime failed to start: {handle.spawn_error}", "Runtime.ExitError"
         if handle.exit_signal is not None:
@@ -640,13 +647,20 @@ class ExecutionEnvironment:
             return f"Runtime exited with error: exit status {handle.exit_code}", "Runtime.ExitError"
         return "Runtime exited without providing a reason", "Runtime.ExitError"
 
+    @property
+    def _group(self) -> str:
+        """The limits groups of the current runtime process (one set per process, not per
+        environment: a re-init after a reset gets fresh ones from the zygote's pool)."""
+        handle = self._handle
+        return handle.group if handle is not None and handle.group else ""
+
     def _kill_process(self) -> None:
         handle = self._handle
         if handle is None:
             return
         handle.spawned.wait(2.0)
         if handle.pid is not None and not handle.exited.is_set():
-            self.sandbox.backend.kill(self.environment_id, handle.pid)
+            self.sandbox.backend.kill(self._group, handle.pid)
         self._await_exit(5.0)
         self._drain_log()
 
@@ -666,7 +680,8 @@ class ExecutionEnvironment:
             os.close(self._log_r)
             self._log_r = -1
         self.pid = None
-        self.sandbox.backend.destroy(self.environment_id)
+        if self._group:
+            self.sandbox.backend.destroy(self._group)
 
     def _on_memory_exceeded(self) -> None:
         self._oom_flag = True
@@ -679,7 +694,7 @@ class ExecutionEnvironment:
         try:
             if self.state is not State.READY or self.last_used != idle_since or self.pid is None:
                 return False
-            self.sandbox.backend.freeze(self.environment_id, self.pid)
+            self.sandbox.backend.freeze(self._group, self.pid)
             self._record(State.FROZEN)
             return True
         finally:
@@ -697,15 +712,15 @@ class ExecutionEnvironment:
             if handle is not None and handle.pid is not None and not handle.exited.is_set():
                 backend = self.sandbox.backend
                 if was_frozen:
-                    backend.thaw(self.environment_id, handle.pid)
+                    backend.thaw(self._group, handle.pid)
                 try:
-                    backend.terminate(self.environment_id, handle.pid)
+                    backend.terminate(self._group, handle.pid)
                 except OSError:
                     pass
                 if not handle.exited.wait(grace):
-                    backend.kill(self.environment_id, handle.pid)
+                    backend.kill(self._group, handle.pid)
                     handle.exited.wait(5.0)
-                backend.kill(self.environment_id, handle.pid)  # descendants still in the group
+                backend.kill(self._group, handle.pid)  # descendants still in the group
             self._close_channel()
             shutil.rmtree(self.root, ignore_errors=True)
             self._record(State.DEAD)

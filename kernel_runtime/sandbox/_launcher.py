@@ -29,6 +29,7 @@ class ProcessHandle:
 
     env_id: str
     pid: int | None = None
+    group: str | None = None  # the limits groups of this process tree
     spawn_error: str | None = None
     exit_code: int | None = None
     exit_signal: int | None = None
@@ -47,6 +48,7 @@ class Launcher:
         runtime_id: str,
         preload: tuple[str, ...] = (),
         isolate: bool = True,
+        pool_size: int = 2,
         start_timeout: float = 60.0,
     ) -> None:
         self._lock = threading.Lock()
@@ -133,6 +135,7 @@ class Launcher:
                 continue
             if op == "spawned":
                 handle.pid = msg["pid"]
+                handle.group = msg["group"]
                 handle.spawned.set()
             elif op == "spawn_failed":
                 handle.spawn_error = msg["error"]

@@ -372,6 +372,14 @@ class LimitsBackend(abc.ABC):
     def enter(self, env_id: str, spec: LimitSpec) -> None:
         """Child side, right after fork and before user code: join groups, set rlimits."""
 
+    def restrict(self, spec: LimitSpec) -> None:
+        """Child side, after enter(): apply ``spec``'s rlimits without joining groups again.
+
+        A parked child joins its groups once, off the cold-start path; joining again would take
+        the cgroup migration lock and wait for an RCU grace period (milliseconds).
+        """
+        _apply_rlimits(spec, fallback=self.name == "rlimit")
+
     @abc.abstractmethod
     def freeze(self, env_id: str, pgid: int) -> None:
         """Stop every process of the environment; returns once they are stopped."""
@@ -1017,8 +1025,9 @@ class RlimitBackend(LimitsBackend):
         pass
 
 
-def detect_limits_backend(preference: str = "auto", runtime_id: str | None = None,
-                          owner_pid: int | None = None) -> LimitsBackend:
+def detect_limits_backend(
+    preference: str = "auto", runtime_id: str | None = None, owner_pid: int | None = None
+) -> LimitsBackend:
     """Pick the strongest backend that works here.
 
     preference: "auto" (env var LAMBDA_LAB_LIMITS overrides it), "cgroup" (any cgroup backend or
@@ -1034,8 +1043,10 @@ def detect_limits_backend(preference: str = "auto", runtime_id: str | None = Non
             lambda: CgroupV1Backend(runtime_id, owner_pid=owner_pid),
             lambda: RlimitBackend(runtime_id),
         ],
-        "cgroup": [lambda: CgroupV2Backend(runtime_id, owner_pid=owner_pid),
-                   lambda: CgroupV1Backend(runtime_id, owner_pid=owner_pid)],
+        "cgroup": [
+            lambda: CgroupV2Backend(runtime_id, owner_pid=owner_pid),
+            lambda: CgroupV1Backend(runtime_id, owner_pid=owner_pid),
+        ],
         "cgroup-v2": [lambda: CgroupV2Backend(runtime_id, owner_pid=owner_pid)],
         "cgroup-v1": [lambda: CgroupV1Backend(runtime_id, owner_pid=owner_pid)],
         "rlimit": [lambda: RlimitBackend(runtime_id)],

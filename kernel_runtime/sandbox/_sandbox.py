@@ -35,7 +35,8 @@ class Sandbox:
     ``freeze_grace`` is how long an idle environment stays thawed before it is frozen, so
     back-to-back invokes do not pay for a freeze and a thaw each. ``init_timeout`` is AWS's
     10 s Init limit: an init that overruns it is retried inside the first invoke, bounded by
-    the function timeout ("suppressed init").
+    the function timeout ("suppressed init"). ``pool_size`` children are kept forked and
+    parked in their limits groups, so a cold start skips the fork.
     """
 
     def __init__(
@@ -50,6 +51,7 @@ class Sandbox:
         preload: tuple[str, ...] = (),
         shutdown_grace: float = 0.5,
         init_timeout: float = 10.0,
+        pool_size: int = 2,
     ) -> None:
         if launch_mode not in LAUNCH_MODES:
             raise InvalidParameterValueException(
@@ -82,7 +84,11 @@ class Sandbox:
         if not self.backend.enforces_cpu:
             self._cycler = CpuDutyCycler()
         self.launcher = Launcher(
-            limits=self.backend.name, runtime_id=self.runtime_id, preload=preload, isolate=isolate
+            limits=self.backend.name,
+            runtime_id=self.runtime_id,
+            preload=preload,
+            isolate=isolate,
+            pool_size=pool_size,
         )
         self.isolate = isolate and self.launcher.isolation
         self.zygote_rss = self.launcher.rss

@@ -16,6 +16,7 @@ will be set up later.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import gc
 import json
 import os
@@ -65,16 +66,33 @@ def _mount(src: str | None, dst: str, flags: int) -> None:
     )
 
 
-def isolate_mounts(task_root: str, opt_dir: str | None, tmp_dir: str) -> None:
-    """Private mount namespace: code read-only at /var/task, layers at /opt, own /tmp."""
+def private_mount_namespace() -> None:
+    """A mount namespace of our own whose mounts never propagate back to the host."""
     _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     _mount(None, "/", MS_REC | MS_PRIVATE)
+
+
+def isolate_mounts(task_root: str, opt_dir: str | None, tmp_dir: str) -> None:
+    """In the private namespace: code read-only at /var/task, layers at /opt, own /tmp."""
     _mount(task_root, "/var/task", MS_BIND | MS_REC)
     _mount(None, "/var/task", MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     if opt_dir:
         _mount(opt_dir, "/opt", MS_BIND | MS_REC)
         _mount(None, "/opt", MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     _mount(tmp_dir, "/tmp", MS_BIND)
+
+
+#: Limits a parked child runs under until a request gives it the function's real ones.
+_PARK_SPEC = _limits.LimitSpec(memory_bytes=1 << 30, cpu_share=float(os.cpu_count() or 1))
+
+
+class _Parked:
+    """A forked child waiting, already in its own limits groups, for an environment's spec."""
+
+    __slots__ = ("group", "pid", "sock")
+
+    def __init__(self, group: str, pid: int, sock: socket.socket) -> None:
+        self.group, self.pid, self.sock = group, pid, sock
 
 
 class Zygote:
@@ -84,8 +102,9 @@ class Zygote:
         self.backend = _limits.detect_limits_backend(
             args["limits"], runtime_id=args["runtime_id"], owner_pid=args["owner_pid"]
         )
-        self.envs: dict[int, str] = {}  # pid -> env id
-        self.pgids: dict[str, int] = {}  # env id -> pgid
+        self.pool_size = int(args.get("pool_size", 2))
+        self.parked: list[_Parked] = []
+        self.children: dict[int, tuple[str | None, str]] = {}  # pid -> (env id, group)
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.set_wakeup_fd(self.wake_w)
@@ -121,9 +140,14 @@ class Zygote:
         poller.register(self.ctl, select.POLLIN)
         poller.register(self.wake_r, select.POLLIN)
         while True:
+            # refill the pool only when nothing is waiting: a fork must never delay a request
+            idle_ms = 0 if len(self.parked) < self.pool_size else None
             try:
-                events = poller.poll()
+                events = poller.poll(idle_ms)
             except InterruptedError:
+                continue
+            if not events:
+                self.park()
                 continue
             for fd, _ in events:
                 if fd == self.wake_r:
@@ -133,49 +157,90 @@ class Zygote:
                     except BlockingIOError:
                         pass
                     self.reap()
+                    continue
+                try:
+                    data, fds, _flags, _addr = socket.recv_fds(self.ctl, 1 << 20, 4)
+                except InterruptedError:
+                    continue
+                if not data:
+                    self.shutdown()
+                    return
+                msg = json.loads(data)
+                if msg["op"] == "spawn":
+                    self.spawn(msg, fds)
+                elif msg["op"] == "exit":
+                    self.shutdown()
+                    return
                 else:
-                    try:
-                        data, fds, _flags, _addr = socket.recv_fds(self.ctl, 1 << 20, 4)
-                    except InterruptedError:
-                        continue
-                    if not data:
-                        self.shutdown()
-                        return
-                    msg = json.loads(data)
-                    if msg["op"] == "spawn":
-                        self.spawn(msg, fds)
-                    elif msg["op"] == "exit":
-                        self.shutdown()
-                        return
-                    else:
-                        for fd_ in fds:
-                            os.close(fd_)
+                    for fd_ in fds:
+                        os.close(fd_)
 
     # -- children ------------------------------------------------------------------------------
-    def spawn(self, msg: dict[str, Any], fds: list[int]) -> None:
-        env_id = msg["env"]
-        sock_fd, log_fd = fds
-        limits = _limits.LimitSpec(**msg["limits"])
+    def park(self) -> _Parked | None:
+        """Fork a child into fresh limits groups, where it waits for a spec: the fork, the
+        cgroup joins and the copy-on-write faults that follow a fork happen here, off the
+        cold-start path."""
+        group = "p" + os.urandom(8).hex()
         try:
-            self.backend.prepare(env_id, limits)
+            self.backend.prepare(group, _PARK_SPEC)
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             pid = os.fork()
         except OSError as exc:
-            os.close(sock_fd)
-            os.close(log_fd)
+            os.write(2, f"lambda-lab zygote: cannot park a child: {exc}\n".encode())
+            self.backend.destroy(group)
+            return None
+        if pid == 0:
+            ours.detach()
+            self._parked_child(group, theirs)  # never returns
+        theirs.close()
+        slot = _Parked(group, pid, ours)
+        self.parked.append(slot)
+        self.children[pid] = (None, group)
+        return slot
+
+    def spawn(self, msg: dict[str, Any], fds: list[int]) -> None:
+        env_id = msg["env"]
+        limits = _limits.LimitSpec(**msg["limits"])
+        slot = self.parked.pop(0) if self.parked else self.park_now()
+        try:
+            if slot is None:
+                raise OSError("no child could be forked")
+            body = json.dumps(dict(msg, group=slot.group)).encode()
+            if msg["mode"] == "spawn":  # an exec'd runtime cannot wait for "go": limits first
+                self.backend.prepare(slot.group, limits)
+                socket.send_fds(slot.sock, [body], fds)
+            else:
+                # the child sets up the platform side while we write its limits; it imports
+                # no user code before our "go"
+                socket.send_fds(slot.sock, [body], fds)
+                self.backend.prepare(slot.group, limits)
+                slot.sock.send(b"go")
+        except OSError as exc:
+            if slot is not None:
+                self._discard(slot)
             self.send({"op": "spawn_failed", "env": env_id, "error": str(exc)})
             return
-        if pid == 0:
-            self._child(msg, limits, sock_fd, log_fd)  # never returns
-        os.close(sock_fd)
-        os.close(log_fd)
-        self.envs[pid] = env_id
-        self.pgids[env_id] = pid
-        self.send({"op": "spawned", "env": env_id, "pid": pid})
+        finally:
+            for fd in fds:
+                os.close(fd)
+        slot.sock.close()
+        self.children[slot.pid] = (env_id, slot.group)
+        self.send({"op": "spawned", "env": env_id, "pid": slot.pid, "group": slot.group})
 
-    def _child(
-        self, msg: dict[str, Any], limits: _limits.LimitSpec, sock_fd: int, log_fd: int
-    ) -> None:
-        started = time.perf_counter()
+    def park_now(self) -> _Parked | None:
+        slot = self.park()
+        if slot is not None:
+            self.parked.remove(slot)
+        return slot
+
+    def _discard(self, slot: _Parked) -> None:
+        slot.sock.close()
+        try:
+            self.backend.kill(slot.group, slot.pid)
+        except OSError:
+            pass
+
+    def _parked_child(self, group: str, sock: socket.socket) -> None:
         try:
             _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
             if os.getppid() != self.pid:
@@ -184,37 +249,67 @@ class Zygote:
             for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 signal.signal(sig, signal.SIG_DFL)
             os.setsid()
-            env_id = msg["env"]
-            self.backend.enter(env_id, limits)
-            null = os.open(os.devnull, os.O_RDONLY)
-            os.dup2(null, 0)
-            os.dup2(log_fd, 1)
-            os.dup2(log_fd, 2)
-            os.dup2(sock_fd, _worker.SOCK_FD, inheritable=msg["mode"] == "spawn")
-            for fd in {null, log_fd, sock_fd, self.wake_r, self.wake_w, self.ctl.detach()}:
-                if fd > _worker.SOCK_FD:
-                    os.close(fd)
-            spec = msg["spec"]
-            if msg.get("isolate") and self.can_isolate:
-                isolate_mounts(spec["task_root"], spec.get("opt_dir"), spec["tmp_dir"])
-                spec = _rebase(spec, "/var/task", "/opt" if spec.get("opt_dir") else None, "/tmp")
-            if msg["mode"] == "spawn":
-                boot = (
-                    f"import sys; sys.path.insert(0, {msg['pkg_parent']!r}); "
-                    "from kernel_runtime.sandbox._worker import main; main()"
-                )
-                os.execve(
-                    sys.executable,
-                    [sys.executable, "-s", "-c", boot, json.dumps(spec)],
-                    spec["env"],
-                )
-            _worker.run(spec, started)
+            self.backend.enter(group, _PARK_SPEC)
+            for fd in (self.wake_r, self.wake_w, self.ctl.detach()):
+                os.close(fd)
+            for other in self.parked:
+                os.close(other.sock.detach())
+            if self.can_isolate:
+                private_mount_namespace()
+            _worker.park()
+            data, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 4)
+            if not data:
+                os._exit(0)  # the zygote is going away or shrinking its pool
+            started = time.perf_counter()
+            msg = json.loads(data)
+
+            def gate() -> None:
+                if sock.recv(16) != b"go":
+                    os._exit(127)  # the zygote could not apply the limits
+                sock.close()
+
+            self._activate(msg, _limits.LimitSpec(**msg["limits"]), fds[0], fds[1], started, gate)
         except BaseException:  # noqa: BLE001 - report any set-up failure, then die
             try:
                 os.write(2, traceback.format_exc().encode())
             finally:
                 os._exit(127)
         os._exit(0)
+
+    def _activate(
+        self,
+        msg: dict[str, Any],
+        limits: _limits.LimitSpec,
+        sock_fd: int,
+        log_fd: int,
+        started: float,
+        gate: Any,
+    ) -> None:
+        """Become the environment: real limits, stdio, the private mounts, then the runtime."""
+        self.backend.restrict(limits)  # the groups were joined when the child was parked
+        # lift the received fds clear of 0-3 first, so the dup2s below never collide
+        sock_fd, log_fd = (_lift(sock_fd), _lift(log_fd))
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        os.dup2(sock_fd, _worker.SOCK_FD, inheritable=msg["mode"] == "spawn")
+        for fd in {null, log_fd, sock_fd}:
+            if fd > _worker.SOCK_FD:
+                os.close(fd)
+        spec = dict(msg["spec"], group=msg["group"])
+        if msg.get("isolate") and self.can_isolate:  # the namespace was made at park time
+            isolate_mounts(spec["task_root"], spec.get("opt_dir"), spec["tmp_dir"])
+            spec = _rebase(spec, "/var/task", "/opt" if spec.get("opt_dir") else None, "/tmp")
+        if msg["mode"] == "spawn":
+            boot = (
+                f"import sys; sys.path.insert(0, {msg['pkg_parent']!r}); "
+                "from kernel_runtime.sandbox._worker import main; main()"
+            )
+            os.execve(
+                sys.executable, [sys.executable, "-s", "-c", boot, json.dumps(spec)], spec["env"]
+            )
+        _worker.run(spec, started, gate)
 
     def reap(self) -> None:
         swept = False
@@ -225,15 +320,22 @@ class Zygote:
                 break
             if pid == 0:
                 break
-            env_id = self.envs.pop(pid, None)
-            if env_id is None:
+            entry = self.children.pop(pid, None)
+            if entry is None:
                 continue  # an adopted orphan
-            self.pgids.pop(env_id, None)
+            env_id, group = entry
+            if env_id is None:  # a parked child died before it was used
+                for slot in [p for p in self.parked if p.pid == pid]:
+                    self.parked.remove(slot)
+                    slot.sock.close()
+                self.backend.destroy(group)
+                continue
             self.send(
                 {
                     "op": "exited",
                     "env": env_id,
                     "pid": pid,
+                    "group": group,
                     "code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
                     "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
                 }
@@ -244,44 +346,52 @@ class Zygote:
 
     def sweep_orphans(self) -> None:
         """Kill descendants that outlived their environment and were re-parented to us."""
-        me = str(self.pid)
+        me = str(self.pid).encode()
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
             pid = int(entry)
-            if pid in self.envs:
+            if pid in self.children:
                 continue
             try:
                 with open(f"/proc/{entry}/stat", "rb") as f:
                     stat = f.read()
             except OSError:
                 continue
-            ppid = stat[stat.rfind(b")") + 2 :].split()[1]
-            if ppid == me.encode():
+            if stat[stat.rfind(b")") + 2 :].split()[1] == me:
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
 
     def shutdown(self) -> None:
-        for env_id, pgid in list(self.pgids.items()):
+        groups = [group for _env, group in self.children.values()]
+        for slot in self.parked:
+            slot.sock.close()
+        for pid, (_env, group) in list(self.children.items()):
             try:
-                self.backend.kill(env_id, pgid)
+                self.backend.kill(group, pid)
             except OSError:
                 pass
         deadline = time.monotonic() + 3
-        while self.envs and time.monotonic() < deadline:
+        while self.children and time.monotonic() < deadline:
             self.reap()
             time.sleep(0.005)
         self.sweep_orphans()
-        for env_id in list(self.pgids) + list(self.envs.values()):
-            self.backend.destroy(env_id)
+        for group in groups:
+            self.backend.destroy(group)
         while True:
             try:
                 if os.waitpid(-1, os.WNOHANG)[0] == 0:
                     break
             except ChildProcessError:
                 break
+
+
+def _lift(fd: int) -> int:
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(fd)
+    return high
 
 
 def _rebase(
