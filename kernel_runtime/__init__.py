@@ -10,10 +10,11 @@ without pulling in the supervisor's modules, which keeps it small and its forks 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+from typing import TYPE_CHECKING
+from typing import Any as _Any
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from .config import FunctionConfig
     from .errors import (
         InvalidParameterValueException,
@@ -67,14 +68,14 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'kernel_runtime' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
+    value = getattr(_importlib.import_module(module, __name__), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return sorted(set(__all__) | {n for n in globals() if n.startswith('_')})

@@ -89,6 +89,5 @@ def test_public_surface_is_explicit() -> None:
     for name in kernel_runtime.__all__:
         assert hasattr(kernel_runtime, name), name
     public = {n for n in dir(kernel_runtime) if not n.startswith("_")}
-    modules = {"config", "errors", "invocation", "sandbox", "cli"}
-    assert public - modules <= set(kernel_runtime.__all__)
+    assert public == set(kernel_runtime.__all__) - {"__version__"}
     assert issubclass(kernel_runtime.TooManyRequestsException, kernel_runtime.LambdaError)

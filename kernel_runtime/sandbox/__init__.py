@@ -5,10 +5,11 @@ Imported lazily (PEP 562), so the zygote's ``import kernel_runtime.sandbox._work
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+from typing import TYPE_CHECKING
+from typing import Any as _Any
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from ._environment import ExecutionEnvironment, State
     from ._limits import LimitsBackend, LimitSpec, LimitsUnavailable, detect_limits_backend
     from ._sandbox import Sandbox
@@ -34,14 +35,14 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'kernel_runtime.sandbox' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
+    value = getattr(_importlib.import_module(module, __name__), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return sorted(set(__all__) | {n for n in globals() if n.startswith('_')})
