@@ -11,11 +11,12 @@ import pytest
 
 pytest.importorskip("awslambdaric")
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "benchmarks"))
+sys.path.insert(
+    0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
+)
 from _runtime_api import RuntimeAPIServer  # noqa: E402
 
-HANDLER = '''
+HANDLER = """
 def echo(event, context):
     return {"marker": "peer-bench", "event": event,
             "request_id": context.aws_request_id,
@@ -23,17 +24,22 @@ def echo(event, context):
 
 def boom(event, context):
     raise ValueError("bad input: %s" % event.get("n"))
-'''
+"""
 
 
 def _spawn(server, tmp_path, handler):
     env = dict(os.environ, AWS_LAMBDA_RUNTIME_API=server.address)
     for k in ("AWS_EXECUTION_ENV", "AWS_LAMBDA_MAX_CONCURRENCY", "_LAMBDA_TELEMETRY_LOG_FD"):
         env.pop(k, None)
-    return subprocess.Popen([sys.executable, "-m", "awslambdaric", handler],
-                            cwd=str(tmp_path), env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "awslambdaric", handler],
+        cwd=str(tmp_path),
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def _kill(proc):
@@ -55,8 +61,9 @@ def test_round_trip_and_error(handler_dir):
         procs.append(_spawn(server, handler_dir, "peer_test_handler.echo"))
         server.wait_ready(8)
         for i in (1, 2):
-            status, body = server.invoke(json.dumps({"n": i}).encode(), timeout=3,
-                                         request_id=f"req-{i}")
+            status, body = server.invoke(
+                json.dumps({"n": i}).encode(), timeout=3, request_id=f"req-{i}"
+            )
             assert status == "ok"
             out = json.loads(body)
             assert out["marker"] == "peer-bench"
@@ -107,8 +114,10 @@ def test_init_error_is_reported(handler_dir):
 
 def _load_peers():
     import importlib.util
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                        "benchmarks", "peers.py")
+
+    path = os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", "peers.py"
+    )
     spec = importlib.util.spec_from_file_location("_bench_peers_under_test", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -136,11 +145,15 @@ def _descendants(pid):
     try:
         import psutil
     except ImportError:
-        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)],
-                             capture_output=True, text=True).stdout
+        out = subprocess.run(
+            ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True
+        ).stdout
         return [int(x) for x in out.split()]
-    return [p.pid for p in psutil.Process(pid).children(recursive=True)
-            if p.status() != psutil.STATUS_ZOMBIE]
+    return [
+        p.pid
+        for p in psutil.Process(pid).children(recursive=True)
+        if p.status() != psutil.STATUS_ZOMBIE
+    ]
 
 
 def test_close_and_bench_leave_no_children():
@@ -156,6 +169,9 @@ def test_close_and_bench_leave_no_children():
     time.sleep(0.05)
     assert set(_descendants(os.getpid())) - before == set()
     # close() joined every server thread
-    leftover = [t for t in threading.enumerate()
-                if t.ident not in threads_before and t.name.startswith("runtime-api")]
+    leftover = [
+        t
+        for t in threading.enumerate()
+        if t.ident not in threads_before and t.name.startswith("runtime-api")
+    ]
     assert leftover == []

@@ -23,9 +23,19 @@ def _load_run():
 
 
 run = _load_run()
-TINY = run.Params(n_cold=2, cold_max_s=2.0, cold_cases=(("zygote", 128), ("spawn", 1769)),
-                  n_warm=20, warmup=5, n_thaw=5, n_mem=2, mem_invokes=5, tput_seconds=0.1,
-                  peers_cold=1, peers_warm=5)
+TINY = run.Params(
+    n_cold=2,
+    cold_max_s=2.0,
+    cold_cases=(("zygote", 128), ("spawn", 1769)),
+    n_warm=20,
+    warmup=5,
+    n_thaw=5,
+    n_mem=2,
+    mem_invokes=5,
+    tput_seconds=0.1,
+    peers_cold=1,
+    peers_warm=5,
+)
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +76,15 @@ def test_cold_rows(code, mode):
 @pytest.mark.parametrize("limits", ["auto", "rlimit"])
 @pytest.mark.parametrize("variant", ["default", "nofreeze", "thaw"])
 def test_warm_rows(code, limits, variant):
-    row = run.bench_warm(code, limits, variant, 20 if variant != "thaw" else 5, 5, 0.003,
-                         memory_size=1769 if variant == "nofreeze" else 128)
+    row = run.bench_warm(
+        code,
+        limits,
+        variant,
+        20 if variant != "thaw" else 5,
+        5,
+        0.003,
+        memory_size=1769 if variant == "nofreeze" else 128,
+    )
     _assert_figures(row, "us")
     assert row["n"] == (5 if variant == "thaw" else 20)
     assert row["min"] <= row["p50"] <= row["max"]
@@ -103,26 +120,58 @@ def test_throughput_row(code):
 
 
 def test_verdicts():
-    ok = run._row("g", "c", "us", {"p50": 100.0, "p99": 900.0, "n": 10},
-                  target={"p50": ("<=", 150.0), "p99": ("<=", 1000.0)})
+    ok = run._row(
+        "g",
+        "c",
+        "us",
+        {"p50": 100.0, "p99": 900.0, "n": 10},
+        target={"p50": ("<=", 150.0), "p99": ("<=", 1000.0)},
+    )
     assert ok["verdict"] == "PASS"
-    miss = run._row("g", "c", "us", {"p50": 100.0, "p99": 1900.0, "n": 10},
-                    target={"p50": ("<=", 150.0), "p99": ("<=", 1000.0)})
+    miss = run._row(
+        "g",
+        "c",
+        "us",
+        {"p50": 100.0, "p99": 1900.0, "n": 10},
+        target={"p50": ("<=", 150.0), "p99": ("<=", 1000.0)},
+    )
     assert miss["verdict"] == "MISS"
-    assert run._row("g", "c", "inv/s", {"p50": 9999.0, "n": 1},
-                    target={"p50": (">=", 10000.0)})["verdict"] == "MISS"
+    assert (
+        run._row("g", "c", "inv/s", {"p50": 9999.0, "n": 1}, target={"p50": (">=", 10000.0)})[
+            "verdict"
+        ]
+        == "MISS"
+    )
     assert run._row("g", "c", "ms", error="boom", target={"p50": ("<=", 1.0)})["verdict"] == "ERROR"
     assert run._row("g", "c", "ms", {"p50": 1.0, "n": 1})["verdict"] is None
 
 
 def test_peer_rows_are_converted(monkeypatch):
     fake = [
-        {"tool": "awslambdaric", "case": "cold: spawn -> first /next", "p50_ms": 33.0,
-         "p99_ms": 40.0, "n": 3},
-        {"tool": "awslambdaric", "case": "warm: Runtime API round trip", "p50_ms": 0.3,
-         "p99_ms": 0.5, "n": 5, "uss_mib": 8.2, "rss_mib": 20.0},
-        {"tool": "python-lambda-local", "case": "CLI per invoke (spawn -> exit)", "p50_ms": None,
-         "p99_ms": None, "n": 0, "error": "PeerUnavailable: not installed"},
+        {
+            "tool": "awslambdaric",
+            "case": "cold: spawn -> first /next",
+            "p50_ms": 33.0,
+            "p99_ms": 40.0,
+            "n": 3,
+        },
+        {
+            "tool": "awslambdaric",
+            "case": "warm: Runtime API round trip",
+            "p50_ms": 0.3,
+            "p99_ms": 0.5,
+            "n": 5,
+            "uss_mib": 8.2,
+            "rss_mib": 20.0,
+        },
+        {
+            "tool": "python-lambda-local",
+            "case": "CLI per invoke (spawn -> exit)",
+            "p50_ms": None,
+            "p99_ms": None,
+            "n": 0,
+            "error": "PeerUnavailable: not installed",
+        },
     ]
     monkeypatch.setattr(run._peers, "run_peers", lambda n_cold, n_warm: fake)
     rows = run.bench_peers(1, 5)

@@ -41,8 +41,18 @@ def code_dir(tmp_path: Path) -> Path:
 def test_invoke_prints_payload_on_stdout_and_log_on_stderr(
     code_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rc = main(["invoke", str(code_dir), "--handler", "app.handler",
-               "--event", '{"name": "lab"}', "--env", "GREETING=hi"])
+    rc = main(
+        [
+            "invoke",
+            str(code_dir),
+            "--handler",
+            "app.handler",
+            "--event",
+            '{"name": "lab"}',
+            "--env",
+            "GREETING=hi",
+        ]
+    )
     out, err = capsys.readouterr()
     assert rc == 0
     assert json.loads(out) == {"hello": "lab", "greeting": "hi"}
@@ -58,7 +68,8 @@ def test_repeat_reuses_the_environment(code_dir: Path, capsys: pytest.CaptureFix
     out, err = capsys.readouterr()
     assert rc == 0
     assert [json.loads(line) for line in out.splitlines()] == [
-        {"hello": "world", "greeting": None}] * 3
+        {"hello": "world", "greeting": None}
+    ] * 3
     assert err.count("REPORT RequestId:") == 3
     assert err.count("Init Duration:") == 1  # only the first invoke is a cold start
 
@@ -117,9 +128,7 @@ def test_event_file(code_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixtur
     assert json.loads(capsys.readouterr().out)["hello"] == "file"
 
 
-def test_malformed_env_is_a_usage_error(
-    code_dir: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_malformed_env_is_a_usage_error(code_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rc = main(["invoke", str(code_dir), "--handler", "app.handler", "--env", "NOEQUALS"])
     assert rc == 2
     assert "expected KEY=VALUE" in capsys.readouterr().err
@@ -138,9 +147,23 @@ def test_info_describes_the_active_mechanisms(capsys: pytest.CaptureFixture[str]
 
 def test_python_dash_m_end_to_end(code_dir: Path, tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "kernel_runtime", "invoke", str(code_dir),
-         "--handler", "app.handler", "--event", '{"name": "shell"}', "--timeout", "5"],
-        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "kernel_runtime",
+            "invoke",
+            str(code_dir),
+            "--handler",
+            "app.handler",
+            "--event",
+            '{"name": "shell"}',
+            "--timeout",
+            "5",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == {"hello": "shell", "greeting": None}

@@ -45,4 +45,4 @@ def __getattr__(name: str) -> _Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(__all__) | {n for n in globals() if n.startswith('_')})
+    return sorted(set(__all__) | {n for n in globals() if n.startswith("_")})
