@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 
 __all__ = ["environment_id", "log_stream_name", "new_trace_header", "request_id"]
 
 
 def request_id() -> str:
-    """A request id as AWS issues them: a random UUID4 string."""
-    return str(uuid.uuid4())
+    """A request id as AWS issues them: a random UUID4 string (formatted by hand: uuid.UUID
+    costs several microseconds on the invoke path)."""
+    h = bytearray(os.urandom(16))
+    h[6] = (h[6] & 0x0F) | 0x40
+    h[8] = (h[8] & 0x3F) | 0x80
+    x = h.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
 def environment_id() -> str:

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = ["Invocation"]
 
 LOG_TAIL_BYTES = 4096
 
 
-@dataclass(frozen=True)
-class Invocation:
+class Invocation(NamedTuple):
     """What one request did: its response or error, its log, and every REPORT field.
 
     ``payload`` is the response body exactly as the Invoke API returns it (JSON bytes, or the
     raw bytes a handler returned). ``function_error`` is ``"Unhandled"`` when the body is an
-    error object, like the ``X-Amz-Function-Error`` header.
+    error object, like the ``X-Amz-Function-Error`` header. A named tuple: immutable and
+    built in about a microsecond on the invoke path.
     """
 
     request_id: str

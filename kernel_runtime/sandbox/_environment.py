@@ -8,6 +8,7 @@ caller's thread: one ``sendmsg``, one ``poll`` over the socket and the log pipe,
 
 from __future__ import annotations
 
+import collections
 import enum
 import fcntl
 import json
@@ -44,6 +45,8 @@ SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
 RESPONSE_LIMIT = 6 * 1024 * 1024 + 100
 LOG_CAPTURE_LIMIT = 1 << 20  # per invocation; the rest is counted, not kept
 F_SETPIPE_SZ = 1031
+_RECV_SIZE = 1 << 16  # below malloc's mmap threshold: no mmap/munmap per read
+_MAX_TRANSITIONS = 10_000  # lifecycle history kept per environment (listeners see them all)
 
 _SIGNAL_NAMES = {
     signal.SIGKILL: "killed",
@@ -76,13 +79,17 @@ class State(str, enum.Enum):
     DEAD = "DEAD"
 
 
+_EOF = -1
+_TIMEOUT = -2
+
+
 class _Outcome:
-    """What waiting on the worker produced."""
+    """What waiting on the worker produced: a frame kind, ``_EOF`` or ``_TIMEOUT``."""
 
     __slots__ = ("body", "kind")
 
-    def __init__(self, kind: str, body: bytes = b"") -> None:
-        self.kind = kind  # "frame:<n>", "eof", "timeout"
+    def __init__(self, kind: int, body: bytes = b"") -> None:
+        self.kind = kind
         self.body = body
 
 
@@ -96,7 +103,9 @@ class ExecutionEnvironment:
         self.environment_id = environment_id()
         self.log_stream_name = log_stream_name(config.version, self.environment_id)
         self.state = State.INITIALIZING
-        self.transitions: list[tuple[float, str]] = []
+        self.transitions: collections.deque[tuple[float, str]] = collections.deque(
+            maxlen=_MAX_TRANSITIONS
+        )
         self.invocation_count = 0
         #: the last init's split: platform (fork to user code), runtime init, function init (ms)
         self.init_phases: dict[str, float] = {}
@@ -127,9 +136,9 @@ class ExecutionEnvironment:
     def _record(self, state: State, t: float | None = None) -> None:
         t = time.time() if t is None else t
         self.state = state
-        self.transitions.append((t, state.value))
+        self.transitions.append((t, state))  # State is a str: compares equal to "READY"
         for listener in self.listeners:
-            listener(self, state.value, t)
+            listener(self, state, t)
 
     def _build_spec(self) -> dict[str, Any]:
         cfg = self.config
@@ -228,7 +237,7 @@ class ExecutionEnvironment:
         self._handle = handle
         outcome = self._wait(time.monotonic() + time_limit)
         init_ms = (time.perf_counter() - t0) * 1000
-        if outcome.kind == f"frame:{P.READY}":
+        if outcome.kind == P.READY:
             info = json.loads(outcome.body)
             self.pid = info["pid"]
             if handle.group is None:  # READY can overtake the zygote's "spawned" message
@@ -240,10 +249,10 @@ class ExecutionEnvironment:
             }
             self.sandbox._watch(self)
             return "ready", init_ms, info
-        if outcome.kind == f"frame:{P.INIT_ERROR}":
+        if outcome.kind == P.INIT_ERROR:
             self._await_exit()
             return "error", init_ms, json.loads(outcome.body)
-        if outcome.kind == "timeout":
+        if outcome.kind == _TIMEOUT:
             self._kill_process()
             return "timeout", init_ms, {}
         reason, error_type = self._exit_reason()
@@ -391,7 +400,7 @@ class ExecutionEnvironment:
             P.send_frame(self._sock, P.INVOKE, meta_b, payload)
             outcome = self._wait(deadline)
         except OSError:
-            outcome = _Outcome("eof")
+            outcome = _Outcome(_EOF)
         finally:
             self.sandbox._busy(self, False)
         duration = (time.perf_counter() - t0) * 1000
@@ -401,11 +410,12 @@ class ExecutionEnvironment:
         function_error: str | None = None
         status = "success"
         report_error: str | None = None
-        if outcome.kind == f"frame:{P.RESULT}" or outcome.kind == f"frame:{P.ERROR}":
-            self._peak_rss = max(self._peak_rss, P.RSS.unpack_from(outcome.body)[0])
+        if outcome.kind == P.RESULT or outcome.kind == P.ERROR:
+            rss = P.RSS.unpack_from(outcome.body)[0]
+            if rss > self._peak_rss:
+                self._peak_rss = rss
             body = outcome.body[P.RSS.size :]
-            self._drain_log()
-            if outcome.kind == f"frame:{P.ERROR}":
+            if outcome.kind == P.ERROR:
                 function_error = "Unhandled"
                 status = "error"
                 error_type = json.loads(body).get("errorType")
@@ -423,7 +433,7 @@ class ExecutionEnvironment:
                     }
                 ).encode()
             next_state = State.READY
-        elif outcome.kind == "timeout":
+        elif outcome.kind == _TIMEOUT:
             self._note_peak()
             self._kill_process()
             status, error_type, function_error = "timeout", "Sandbox.Timedout", "Unhandled"
@@ -562,30 +572,35 @@ class ExecutionEnvironment:
 
     # -- waiting, logs, exits -----------------------------------------------------------------
     def _wait(self, deadline: float) -> _Outcome:
-        """Wait for the next frame from the worker while collecting its output."""
+        """Wait for the next frame from the worker while collecting its output.
+
+        Output is drained before the socket is read: the worker writes its output before its
+        result, so when the result is readable, any output of the request is already in the
+        pipe and ``poll`` reports both in the same call.
+        """
         sock, log_r, frames = self._sock, self._log_r, self._frames
         assert sock is not None
         frame = frames.pop()
         while frame is None:
             left = deadline - time.monotonic()
             if left <= 0:
-                return _Outcome("timeout")
+                return _Outcome(_TIMEOUT)
             events = self._poll.poll(math.ceil(left * 1000))
+            if len(events) > 1 or (events and events[0][0] == log_r):
+                self._drain_log()
             for fd, _ev in events:
                 if fd == log_r:
-                    self._drain_log()
                     continue
                 try:
-                    data = sock.recv(1 << 20)
+                    data = sock.recv(_RECV_SIZE)
                 except OSError:
                     data = b""
                 if not data:
                     self._drain_log()
-                    return _Outcome("eof")
+                    return _Outcome(_EOF)
                 frames.feed(data)
             frame = frames.pop()
-        kind, body = frame
-        return _Outcome(f"frame:{kind}", body)
+        return _Outcome(*frame)
 
     def _drain_log(self) -> None:
         fd = self._log_r
@@ -593,7 +608,7 @@ class ExecutionEnvironment:
             return
         while True:
             try:
-                chunk = os.read(fd, 1 << 20)
+                chunk = os.read(fd, _RECV_SIZE)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:

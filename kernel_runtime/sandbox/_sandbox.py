@@ -92,7 +92,7 @@ class Sandbox:
         )
         self.isolate = isolate and self.launcher.isolation
         self.zygote_rss = self.launcher.rss
-        self._idle_envs: dict[ExecutionEnvironment, float] = {}
+        self._idle_envs: dict[ExecutionEnvironment, None] = {}
         self._kick = threading.Event()
         self._sleeping = False
         self._housekeeper = threading.Thread(
@@ -198,8 +198,9 @@ class Sandbox:
             cycler.stop(env.environment_id)
 
     def _idle(self, env: ExecutionEnvironment) -> None:
-        if self.freeze:
-            self._idle_envs[env] = env.last_used
+        # one dict lookup on the invoke path; the housekeeper is woken only from a deep sleep
+        if self.freeze and env not in self._idle_envs:
+            self._idle_envs[env] = None
             if self._sleeping:
                 self._kick.set()
 
@@ -209,21 +210,31 @@ class Sandbox:
             self._envs.pop(env.environment_id, None)
 
     def _housekeep(self) -> None:
-        """Freeze environments that stayed idle past the grace period."""
+        """Freeze environments that stayed idle past the grace period.
+
+        An environment stays on the watch list while it is used; a busy one is looked at again
+        one grace period later, so back-to-back invokes cost this thread ~1/grace wake-ups a
+        second and the invoke path nothing.
+        """
+        grace = self.freeze_grace
         while not self._closed:
             now = time.monotonic()
             wake: float | None = None
-            for env, since in list(self._idle_envs.items()):
-                if env.state is not State.READY or env.last_used != since:
-                    self._idle_envs.pop(env, None)
-                elif now - since >= self.freeze_grace:
-                    if env.try_freeze(since) or env.state is not State.READY:
+            for env in list(self._idle_envs):
+                state = env.state
+                if state is State.READY and now - env.last_used >= grace:
+                    if env.try_freeze(env.last_used):
                         self._idle_envs.pop(env, None)
-                    else:
-                        wake = now + 0.001
-                else:
-                    due = since + self.freeze_grace
-                    wake = due if wake is None else min(wake, due)
+                        continue
+                    due = now + 0.001
+                elif state is State.READY:
+                    due = env.last_used + grace
+                elif state is State.BUSY or state is State.INITIALIZING:
+                    due = now + max(grace, 0.001)
+                else:  # frozen, reset or gone: _idle puts it back when it is used again
+                    self._idle_envs.pop(env, None)
+                    continue
+                wake = due if wake is None else min(wake, due)
             if wake is None:
                 self._sleeping = True
                 if not self._idle_envs:

@@ -10,6 +10,7 @@ fork costs only page-table copies.
 from __future__ import annotations
 
 import decimal
+import fcntl
 import importlib
 import json
 import logging
@@ -86,6 +87,24 @@ class ClientContext:
         self.env = context.get("env")
 
 
+_function_identity: tuple[str | None, ...] = ()
+
+
+def _read_function_identity() -> tuple[str | None, ...]:
+    """The context's function fields, read from the environment once per runtime process."""
+    env = os.environ
+    return tuple(
+        env.get(k)
+        for k in (
+            "AWS_LAMBDA_FUNCTION_NAME",
+            "AWS_LAMBDA_FUNCTION_VERSION",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            "AWS_LAMBDA_LOG_STREAM_NAME",
+        )
+    )
+
+
 class LambdaContext:
     """The ``context`` argument, with the members and types AWS's Python runtime gives."""
 
@@ -98,13 +117,14 @@ class LambdaContext:
         identity: dict[str, Any] | None,
         tenant_id: str | None = None,
     ) -> None:
-        env = os.environ
         self.aws_request_id = request_id
-        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME")
-        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION")
-        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")  # a str, as in AWS
-        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME")
-        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        (
+            self.function_name,
+            self.function_version,
+            self.memory_limit_in_mb,  # a str, as in AWS
+            self.log_group_name,
+            self.log_stream_name,
+        ) = _function_identity or _read_function_identity()
         self.invoked_function_arn = invoked_function_arn
         self.tenant_id = tenant_id
         self.client_context = ClientContext(client_context) if client_context else None
@@ -322,30 +342,27 @@ def _send(sock: socket.socket, kind: int, body: bytes) -> None:
 
 
 def _peak_rss() -> int:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return (own + kids) * 1024
+    """Peak RSS of the runtime process (subprocesses count against the memory limit through
+    the cgroup, not here)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def _repair_std_fds(log_ino: int, null_ino: int) -> None:
-    """Put fds 0-2 back if a handler closed or replaced them, so the next request still logs."""
-    for fd, ino, source in (
-        (0, null_ino, None),
-        (1, log_ino, _BACKUP_LOG_FD),
-        (2, log_ino, _BACKUP_LOG_FD),
-    ):
+def _repair_std_fds() -> None:
+    """Put fds 0-2 back if a handler closed them, so the next request still logs. F_GETFD is
+    the cheapest probe (no stat object); a closed fd answers EBADF."""
+    for fd in (1, 2, 0):
         try:
-            if os.fstat(fd).st_ino == ino:
-                continue
+            fcntl.fcntl(fd, fcntl.F_GETFD)
+            continue
         except OSError:
             pass
-        if source is None:
-            nfd = os.open(os.devnull, os.O_RDONLY)
-            if nfd != fd:
-                os.dup2(nfd, fd)
-                os.close(nfd)
+        if fd:
+            os.dup2(_BACKUP_LOG_FD, fd)
         else:
-            os.dup2(source, fd)
+            nfd = os.open(os.devnull, os.O_RDONLY)
+            if nfd != 0:
+                os.dup2(nfd, 0)
+                os.close(nfd)
 
 
 _parked: dict[str, Any] = {}
@@ -384,6 +401,8 @@ def _runtime_init(spec: dict[str, Any]) -> None:
     sys.path[:] = list(spec["path_prefix"]) + base
     sys.stdout, sys.stderr, sys.stdin = _parked.pop("stdio", None) or _open_stdio()
     _setup_logging(spec["log_format"], spec.get("log_level"))
+    global _function_identity
+    _function_identity = _read_function_identity()
 
 
 def run(spec: dict[str, Any], started: float, gate: Callable[[], None] | None = None) -> None:
@@ -397,8 +416,6 @@ def run(spec: dict[str, Any], started: float, gate: Callable[[], None] | None = 
     log_format = spec["log_format"]
     try:
         os.dup2(1, _BACKUP_LOG_FD, inheritable=False)
-        log_ino = os.fstat(1).st_ino
-        null_ino = os.fstat(0).st_ino
         _runtime_init(spec)
         runtime_done = time.perf_counter()
         if gate is not None:
@@ -450,7 +467,7 @@ def run(spec: dict[str, Any], started: float, gate: Callable[[], None] | None = 
         os.environ["_X_AMZN_TRACE_ID"] = meta[3]
         kind_out, out = _invoke(handler_fn, meta, payload, request_id, log_format)
         _flush_std()
-        _repair_std_fds(log_ino, null_ino)
+        _repair_std_fds()
         _current_request_id = ""
         send_frame(sock, kind_out, RSS.pack(_peak_rss()), out)
 
