@@ -41,15 +41,22 @@ import threading
 import time
 import uuid
 
-__all__ = ["RuntimeAPIServer", "RuntimeInitError", "Invocation"]
+__all__ = ["Invocation", "RuntimeAPIServer", "RuntimeInitError"]
 
 _PREFIX = b"/2018-06-01/runtime/"
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100  # RIE's MaxPayloadSize
 _MAX_HEADER_BYTES = 64 * 1024
 
-_REASONS = {200: b"OK", 202: b"Accepted", 400: b"Bad Request", 403: b"Forbidden",
-            404: b"Not Found", 405: b"Method Not Allowed", 413: b"Payload Too Large",
-            500: b"Internal Server Error"}
+_REASONS = {
+    200: b"OK",
+    202: b"Accepted",
+    400: b"Bad Request",
+    403: b"Forbidden",
+    404: b"Not Found",
+    405: b"Method Not Allowed",
+    413: b"Payload Too Large",
+    500: b"Internal Server Error",
+}
 
 
 class RuntimeInitError(RuntimeError):
@@ -68,8 +75,17 @@ class _Closed(Exception):
 class Invocation:
     """One event in flight. Completed by a /response or /error post."""
 
-    __slots__ = ("request_id", "payload", "deadline_ms", "arn", "trace_id",
-                 "done", "status", "body", "error_type")
+    __slots__ = (
+        "arn",
+        "body",
+        "deadline_ms",
+        "done",
+        "error_type",
+        "payload",
+        "request_id",
+        "status",
+        "trace_id",
+    )
 
     def __init__(self, request_id, payload, deadline_ms, arn, trace_id):
         self.request_id = request_id
@@ -91,7 +107,7 @@ class Invocation:
 
 
 class _Request:
-    __slots__ = ("method", "path", "headers", "body", "keep_alive")
+    __slots__ = ("body", "headers", "keep_alive", "method", "path")
 
     def __init__(self, method, path, headers, body, keep_alive):
         self.method, self.path, self.headers = method, path, headers
@@ -125,11 +141,11 @@ class _Conn:
                 raise _Closed()
             self._fill()
         head = bytes(buf[:end]).split(b"\r\n")
-        del buf[:end + 4]
+        del buf[: end + 4]
         try:
             method, path, version = head[0].split(b" ", 2)
         except ValueError:
-            raise _Closed()
+            raise _Closed() from None
         headers = {}
         for line in head[1:]:
             k, sep, v = line.partition(b":")
@@ -156,12 +172,12 @@ class _Conn:
             while (i := buf.find(b"\r\n")) < 0:
                 self._fill()
             size = int(bytes(buf[:i]).split(b";")[0], 16)
-            del buf[:i + 2]
+            del buf[: i + 2]
             if size == 0:
                 while (j := buf.find(b"\r\n")) < 0:  # trailers, until an empty line
                     self._fill()
                 while j != 0:
-                    del buf[:j + 2]
+                    del buf[: j + 2]
                     while (j := buf.find(b"\r\n")) < 0:
                         self._fill()
                 del buf[:2]
@@ -169,11 +185,12 @@ class _Conn:
             while len(buf) < size + 2:
                 self._fill()
             out += buf[:size]
-            del buf[:size + 2]
+            del buf[: size + 2]
 
     # -- writing ---------------------------------------------------------
-    def send(self, status: int, body: bytes = b"", headers: dict | None = None,
-             keep_alive: bool = True):
+    def send(
+        self, status: int, body: bytes = b"", headers: dict | None = None, keep_alive: bool = True
+    ):
         parts = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"Unknown"))]
         if headers:
             for k, v in headers.items():
@@ -204,7 +221,7 @@ def _readable(sock: socket.socket, timeout: float) -> bool:
     return bool(poller.poll(timeout * 1000.0))
 
 
-def _error_type(req: "_Request") -> str | None:
+def _error_type(req: _Request) -> str | None:
     """Lambda-Runtime-Function-Error-Type, else the body's errorType.
 
     awslambdaric's C++ client posts /invocation/{id}/error without that header
@@ -227,8 +244,12 @@ def _json_error(message: str, error_type: str) -> bytes:
 class RuntimeAPIServer:
     """Runtime API on 127.0.0.1:<ephemeral port>; see the module docstring."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0,
-                 function_arn: str = "arn:aws:lambda:us-east-1:000000000000:function:bench"):
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        function_arn: str = "arn:aws:lambda:us-east-1:000000000000:function:bench",
+    ):
         self.function_arn = function_arn
         self._lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -239,15 +260,15 @@ class RuntimeAPIServer:
 
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
-        self._parked: list[_Conn] = []          # connections blocked in GET /next
+        self._parked: list[_Conn] = []  # connections blocked in GET /next
         self._conns: set[_Conn] = set()
         self._threads: list[threading.Thread] = []
         self._pending: dict[str, Invocation] = {}
         self._closed = False
-        self._invoke_lock = threading.Lock()    # one invoke at a time, as in Lambda
+        self._invoke_lock = threading.Lock()  # one invoke at a time, as in Lambda
 
         self.ready = threading.Event()
-        self.first_next_ns: int | None = None   # perf_counter_ns of the first /next
+        self.first_next_ns: int | None = None  # perf_counter_ns of the first /next
         self.init_error: RuntimeInitError | None = None
         self.next_count = 0
         self.last_error_type: str | None = None
@@ -277,8 +298,14 @@ class RuntimeAPIServer:
                 self._cond.wait(remaining)
         return time.monotonic() - t0
 
-    def invoke(self, payload: bytes, timeout: float = 3.0, *,
-               request_id: str | None = None, trace_id: str | None = None) -> tuple[str, bytes]:
+    def invoke(
+        self,
+        payload: bytes,
+        timeout: float = 3.0,
+        *,
+        request_id: str | None = None,
+        trace_id: str | None = None,
+    ) -> tuple[str, bytes]:
         """Send one event and block until the runtime answers.
 
         Returns ``(status, body)`` with status ``"ok"``, ``"error"`` or
@@ -293,9 +320,14 @@ class RuntimeAPIServer:
             t_end = time.monotonic() + timeout
             rid = request_id or str(uuid.uuid4())
             inv = Invocation(
-                rid, payload, int(time.time() * 1000 + timeout * 1000), self.function_arn,
-                trace_id or f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};"
-                            f"Parent={uuid.uuid4().hex[:16]};Sampled=0")
+                rid,
+                payload,
+                int(time.time() * 1000 + timeout * 1000),
+                self.function_arn,
+                trace_id
+                or f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};"
+                f"Parent={uuid.uuid4().hex[:16]};Sampled=0",
+            )
             conn = self._take_parked(t_end)
             with self._lock:
                 self._pending[rid] = inv
@@ -403,8 +435,9 @@ class RuntimeAPIServer:
                 break
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = _Conn(sock)
-            t = threading.Thread(target=self._conn_loop, args=(conn,),
-                                 name="runtime-api-conn", daemon=True)
+            t = threading.Thread(
+                target=self._conn_loop, args=(conn,), name="runtime-api-conn", daemon=True
+            )
             with self._lock:
                 if self._closed:
                     conn.close()
@@ -448,13 +481,14 @@ class RuntimeAPIServer:
         if not path.startswith(_PREFIX):
             conn.send(404, _json_error("not found", "NotFound"), keep_alive=ka)
             return ka
-        rest = path[len(_PREFIX):]
+        rest = path[len(_PREFIX) :]
         if req.method != b"POST":
             if req.method == b"GET" and rest == b"invocation/next":
                 # /next on a connection owned by an invoker: not expected from
                 # a well-behaved client (it must wait for our 202 first).
-                conn.send(403, _json_error("unexpected /next", "InvalidStateTransition"),
-                          keep_alive=False)
+                conn.send(
+                    403, _json_error("unexpected /next", "InvalidStateTransition"), keep_alive=False
+                )
                 return False
             conn.send(405, _json_error("method not allowed", "MethodNotAllowed"), keep_alive=ka)
             return ka
@@ -469,33 +503,47 @@ class RuntimeAPIServer:
             conn.send(202, b'{"status":"OK"}', {"Content-Type": "application/json"}, keep_alive=ka)
             return ka
         if rest.startswith(b"invocation/"):
-            rid, _, kind = rest[len(b"invocation/"):].partition(b"/")
+            rid, _, kind = rest[len(b"invocation/") :].partition(b"/")
             rid_s = rid.decode("latin-1")
             with self._lock:
                 inv = self._pending.get(rid_s)
             if inv is None or kind not in (b"response", b"error"):
-                conn.send(400 if inv is None else 404,
-                          _json_error(f"unknown request id {rid_s}", "InvalidRequestID"),
-                          keep_alive=ka)
+                conn.send(
+                    400 if inv is None else 404,
+                    _json_error(f"unknown request id {rid_s}", "InvalidRequestID"),
+                    keep_alive=ka,
+                )
                 return ka
             if kind == b"response":
                 if len(req.body) > MAX_RESPONSE_BYTES:
-                    conn.send(413, _json_error("response too large",
-                                               "RequestEntityTooLarge"), keep_alive=ka)
-                    inv.finish("error", _json_error(
-                        f"Response payload size ({len(req.body)} bytes) exceeded maximum "
-                        f"allowed payload size ({MAX_RESPONSE_BYTES} bytes).",
-                        "Function.ResponseSizeTooLarge"), "Function.ResponseSizeTooLarge")
+                    conn.send(
+                        413,
+                        _json_error("response too large", "RequestEntityTooLarge"),
+                        keep_alive=ka,
+                    )
+                    inv.finish(
+                        "error",
+                        _json_error(
+                            f"Response payload size ({len(req.body)} bytes) exceeded maximum "
+                            f"allowed payload size ({MAX_RESPONSE_BYTES} bytes).",
+                            "Function.ResponseSizeTooLarge",
+                        ),
+                        "Function.ResponseSizeTooLarge",
+                    )
                     return ka
                 ok = inv.finish("ok", req.body)
             else:
                 ok = inv.finish("error", req.body, _error_type(req))
             if ok:
-                conn.send(202, b'{"status":"OK"}', {"Content-Type": "application/json"},
-                          keep_alive=ka)
+                conn.send(
+                    202, b'{"status":"OK"}', {"Content-Type": "application/json"}, keep_alive=ka
+                )
             else:
-                conn.send(403, _json_error("invocation already completed",
-                                           "InvalidStateTransition"), keep_alive=ka)
+                conn.send(
+                    403,
+                    _json_error("invocation already completed", "InvalidStateTransition"),
+                    keep_alive=ka,
+                )
             return ka
         conn.send(404, _json_error("not found", "NotFound"), keep_alive=ka)
         return ka

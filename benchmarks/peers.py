@@ -41,9 +41,17 @@ except ImportError:  # pragma: no cover - depends on how we were imported
     from _runtime_api import RuntimeAPIServer
 
 __all__ = [
-    "HANDLER_SOURCE", "percentile", "summarize", "uss_mib",
-    "bench_pll_cli", "bench_pll_library", "bench_awslambdaric_cold",
-    "bench_awslambdaric_warm", "run_peers", "format_table", "main",
+    "HANDLER_SOURCE",
+    "bench_awslambdaric_cold",
+    "bench_awslambdaric_warm",
+    "bench_pll_cli",
+    "bench_pll_library",
+    "format_table",
+    "main",
+    "percentile",
+    "run_peers",
+    "summarize",
+    "uss_mib",
 ]
 
 HANDLER_SOURCE = 'def handler(event, context):\n    return {"ok": True}\n'
@@ -68,15 +76,20 @@ def summarize(samples_ns) -> dict:
     """{"p50_ms", "p99_ms", "min_ms", "max_ms", "n"} from nanosecond samples."""
     s = sorted(samples_ns)
     ms = lambda v: None if v is None else round(v / 1e6, 4)  # noqa: E731
-    return {"p50_ms": ms(percentile(s, 50)), "p99_ms": ms(percentile(s, 99)),
-            "min_ms": ms(s[0] if s else None), "max_ms": ms(s[-1] if s else None),
-            "n": len(s)}
+    return {
+        "p50_ms": ms(percentile(s, 50)),
+        "p99_ms": ms(percentile(s, 99)),
+        "min_ms": ms(s[0] if s else None),
+        "max_ms": ms(s[-1] if s else None),
+        "n": len(s),
+    }
 
 
 def uss_mib(pid: int) -> dict:
     """{"uss_mib", "rss_mib"} of a process: psutil if present, else smaps_rollup."""
     try:
         import psutil
+
         info = psutil.Process(pid).memory_full_info()
         return {"uss_mib": round(info.uss / 2**20, 2), "rss_mib": round(info.rss / 2**20, 2)}
     except ImportError:
@@ -133,9 +146,15 @@ def _handler_dir(tmp: str) -> str:
 
 def _child_env(**extra) -> dict:
     env = dict(os.environ)
-    for k in ("PYTHONSAFEPATH", "PYTHONSTARTUP", "_LAMBDA_TELEMETRY_LOG_FD",
-              "AWS_EXECUTION_ENV", "AWS_LAMBDA_MAX_CONCURRENCY",
-              "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_RUNTIME_API"):
+    for k in (
+        "PYTHONSAFEPATH",
+        "PYTHONSTARTUP",
+        "_LAMBDA_TELEMETRY_LOG_FD",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_MAX_CONCURRENCY",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_RUNTIME_API",
+    ):
         env.pop(k, None)
     env.update(extra)
     return env
@@ -147,12 +166,27 @@ def bench_pll_cli(n: int = 20, timeout: float = 60.0) -> dict:
     _require("lambda_local", "pip install python-lambda-local")
     with tempfile.TemporaryDirectory(prefix="peer-pll-") as tmp:
         _handler_dir(tmp)
-        cmd = [PYTHON, "-m", "lambda_local", os.path.join(tmp, "peer_noop.py"),
-               os.path.join(tmp, "event.json"), "-f", "handler", "-t", "3"]
+        cmd = [
+            PYTHON,
+            "-m",
+            "lambda_local",
+            os.path.join(tmp, "peer_noop.py"),
+            os.path.join(tmp, "event.json"),
+            "-f",
+            "handler",
+            "-t",
+            "3",
+        ]
         env = _child_env()
         # One checked run (not timed): it must exit 0 and print the result.
-        proc = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            cwd=tmp,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             out, _ = proc.communicate(timeout=timeout)
         finally:
@@ -164,8 +198,14 @@ def bench_pll_cli(n: int = 20, timeout: float = 60.0) -> dict:
             proc = None
             try:
                 t0 = time.perf_counter_ns()
-                proc = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, start_new_session=True)
+                proc = subprocess.Popen(
+                    cmd,
+                    cwd=tmp,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
                 rc = proc.wait(timeout)
                 samples.append(time.perf_counter_ns() - t0)
             finally:
@@ -211,16 +251,22 @@ def bench_pll_library(n: int = 500, warmup: int = 10, timeout: float = 300.0) ->
     _require("lambda_local", "pip install python-lambda-local")
     with tempfile.TemporaryDirectory(prefix="peer-pll-lib-") as tmp:
         _handler_dir(tmp)
-        proc = subprocess.Popen([PYTHON, "-c", _PLL_WORKER, str(n), tmp, str(warmup)],
-                                cwd=tmp, env=_child_env(), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True)
+        proc = subprocess.Popen(
+            [PYTHON, "-c", _PLL_WORKER, str(n), tmp, str(warmup)],
+            cwd=tmp,
+            env=_child_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         try:
             out, err = proc.communicate(timeout=timeout)
         finally:
             _kill(proc)
     if proc.returncode != 0:
-        raise RuntimeError(f"lambda_local library worker failed (rc={proc.returncode}): "
-                           f"{_tail(err)}")
+        raise RuntimeError(
+            f"lambda_local library worker failed (rc={proc.returncode}): {_tail(err)}"
+        )
     return summarize(json.loads(out))
 
 
@@ -231,22 +277,26 @@ def _spawn_ric(server: RuntimeAPIServer, handler_dir: str, stderr_path: str):
         AWS_LAMBDA_FUNCTION_NAME="bench",
         AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE="128",
-        PYTHONPATH=os.pathsep.join(p for p in (handler_dir, os.environ.get("PYTHONPATH"))
-                                   if p),
+        PYTHONPATH=os.pathsep.join(p for p in (handler_dir, os.environ.get("PYTHONPATH")) if p),
     )
-    err = open(stderr_path, "wb")
+    err = open(stderr_path, "wb")  # noqa: SIM115 - closed in the finally below
     try:
         t0 = time.perf_counter_ns()
-        proc = subprocess.Popen([PYTHON, "-m", "awslambdaric", "peer_noop.handler"],
-                                cwd=handler_dir, env=env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+        proc = subprocess.Popen(
+            [PYTHON, "-m", "awslambdaric", "peer_noop.handler"],
+            cwd=handler_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
+        )
     finally:
         err.close()
     return proc, t0
 
 
-def _wait_ready(server: RuntimeAPIServer, proc: subprocess.Popen, timeout: float,
-                stderr_path: str):
+def _wait_ready(server: RuntimeAPIServer, proc: subprocess.Popen, timeout: float, stderr_path: str):
     end = time.monotonic() + timeout
     while True:
         try:
@@ -254,11 +304,14 @@ def _wait_ready(server: RuntimeAPIServer, proc: subprocess.Popen, timeout: float
             return
         except TimeoutError:
             if proc.poll() is not None:
-                raise RuntimeError(f"awslambdaric exited {proc.returncode} before its "
-                                   f"first /next: {_tail(stderr_path)}") from None
+                raise RuntimeError(
+                    f"awslambdaric exited {proc.returncode} before its "
+                    f"first /next: {_tail(stderr_path)}"
+                ) from None
             if time.monotonic() >= end:
-                raise TimeoutError(f"awslambdaric: no /next within {timeout} s: "
-                                   f"{_tail(stderr_path)}") from None
+                raise TimeoutError(
+                    f"awslambdaric: no /next within {timeout} s: {_tail(stderr_path)}"
+                ) from None
 
 
 def bench_awslambdaric_cold(n: int = 20, timeout: float = 30.0) -> dict:
@@ -362,19 +415,38 @@ def run_peers(n_cold: int = 20, n_warm: int = 500) -> list[dict]:
     ric = "awslambdaric"
     try:
         c = bench_awslambdaric_cold(n_cold)
-        rows.append(_row(ric, "cold: spawn -> first /next",
-                         {"p50_ms": c["first_next_p50_ms"], "p99_ms": c["first_next_p99_ms"],
-                          "n": c["n"]}))
-        rows.append(_row(ric, "cold: spawn -> first invoke answered",
-                         {"p50_ms": c["first_invoke_p50_ms"],
-                          "p99_ms": c["first_invoke_p99_ms"], "n": c["n"]}))
+        rows.append(
+            _row(
+                ric,
+                "cold: spawn -> first /next",
+                {"p50_ms": c["first_next_p50_ms"], "p99_ms": c["first_next_p99_ms"], "n": c["n"]},
+            )
+        )
+        rows.append(
+            _row(
+                ric,
+                "cold: spawn -> first invoke answered",
+                {
+                    "p50_ms": c["first_invoke_p50_ms"],
+                    "p99_ms": c["first_invoke_p99_ms"],
+                    "n": c["n"],
+                },
+            )
+        )
     except Exception as e:
         rows.append(_row(ric, "cold: spawn -> first /next", error=_err(e)))
         rows.append(_row(ric, "cold: spawn -> first invoke answered", error=_err(e)))
     try:
         w = bench_awslambdaric_warm(n_warm)
-        rows.append(_row(ric, "warm: Runtime API round trip", w,
-                         uss_mib=w.get("uss_mib"), rss_mib=w.get("rss_mib")))
+        rows.append(
+            _row(
+                ric,
+                "warm: Runtime API round trip",
+                w,
+                uss_mib=w.get("uss_mib"),
+                rss_mib=w.get("rss_mib"),
+            )
+        )
     except Exception as e:
         rows.append(_row(ric, "warm: Runtime API round trip", error=_err(e)))
     return rows
@@ -382,15 +454,19 @@ def run_peers(n_cold: int = 20, n_warm: int = 500) -> list[dict]:
 
 def format_table(rows: list[dict]) -> str:
     """A plain-text table of run_peers() rows."""
+
     def f(v, spec):
         width = spec.split(".")[0]
         return format("-", f">{width}") if v is None else format(v, spec)
+
     head = f"{'tool':<20} {'case':<38} {'p50 ms':>9} {'p99 ms':>9} {'n':>5} {'USS MiB':>8}"
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r['tool']:<20} {r['case']:<38} {f(r.get('p50_ms'), '9.3f')} "
-                     f"{f(r.get('p99_ms'), '9.3f')} {r.get('n', 0):>5} "
-                     f"{f(r.get('uss_mib'), '8.2f')}")
+        lines.append(
+            f"{r['tool']:<20} {r['case']:<38} {f(r.get('p50_ms'), '9.3f')} "
+            f"{f(r.get('p99_ms'), '9.3f')} {r.get('n', 0):>5} "
+            f"{f(r.get('uss_mib'), '8.2f')}"
+        )
         if r.get("error"):
             lines.append(f"{'':<20}   error: {r['error'][:300]}")
     return "\n".join(lines)
@@ -398,6 +474,7 @@ def format_table(rows: list[dict]) -> str:
 
 def main(argv=None) -> int:
     import argparse
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cold", type=int, default=20, help="cold samples (default 20)")
     ap.add_argument("--warm", type=int, default=500, help="warm samples (default 500)")

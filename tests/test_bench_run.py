@@ -84,6 +84,7 @@ def test_warm_rows(code, limits, variant):
         5,
         0.003,
         memory_size=1769 if variant == "nofreeze" else 128,
+        target_on=variant == "default",
     )
     _assert_figures(row, "us")
     assert row["n"] == (5 if variant == "thaw" else 20)
@@ -188,8 +189,8 @@ def test_run_all_table_and_json(monkeypatch):
     assert set(result["machine"]) >= {"cores", "kernel", "python"}
     assert result["backend"]
     rows = result["rows"]
-    # 2 cold groups x 3, 4 warm cases x 1-2 backends, memory x 2, throughput x 2
-    assert len(rows) in (6 + 4 + 2 + 2, 6 + 8 + 2 + 2)
+    # 2 cold groups x 3, 5 warm cases x 1-2 backends, memory x 2, throughput x 2
+    assert len(rows) in (6 + 5 + 2 + 2, 6 + 10 + 2 + 2)
     for r in rows:
         assert "error" not in r, (r["group"], r["case"], r.get("error"))
         assert r["p50"] is not None and r["p50"] > 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import decimal
 import fcntl
 import importlib
+import io
 import json
 import logging
 import os
@@ -215,12 +216,11 @@ def _setup_logging(log_format: str, level: str | None) -> None:
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)
-    handlers = _parked.pop("handlers", None) or {}
     if log_format == "JSON":
-        root.addHandler(handlers.get("JSON") or _JsonHandler())
+        root.addHandler(_JsonHandler())
         root.setLevel(_LEVELS.get((level or "INFO").upper(), logging.INFO))
     else:
-        root.addHandler(handlers.get("Text") or _TextHandler())
+        root.addHandler(_TextHandler())
         root.setLevel(logging.WARNING)  # Python's default: logging.info is silent, as on AWS
 
 
@@ -375,21 +375,24 @@ def park() -> None:
     """
     os.environ.clear()
     _parked["stdio"] = _open_stdio()
-    _parked["handlers"] = {"Text": _TextHandler(), "JSON": _JsonHandler()}
-    # touch the invoke path once (encoders, context, timestamps) so its pages are ours already
-    json.loads(_dumps({"warm": [1, 2.5, "x", None, True]}))
-    LambdaContext("warm", 0, "arn", None, None).get_remaining_time_in_millis()
-    _iso_now()
 
 
 def _open_stdio() -> tuple[Any, Any, Any]:
-    out = open(  # noqa: SIM115 - lives as long as the process
-        1, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1
-    )
-    err = open(  # noqa: SIM115
-        2, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1
-    )
-    return out, err, open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
+    """Line-buffered stdout/stderr on fds 1 and 2. The interpreter's own objects are reused
+    (reconfigured) when they are the usual ones: new wrappers would cost private pages."""
+    streams: list[Any] = []
+    for fd, stream in ((1, sys.__stdout__), (2, sys.__stderr__)):
+        if isinstance(stream, io.TextIOWrapper) and stream.fileno() == fd:
+            stream.reconfigure(encoding="utf-8", errors="backslashreplace", line_buffering=True)
+        else:
+            stream = open(  # noqa: SIM115 - lives as long as the process
+                fd, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1
+            )
+        streams.append(stream)
+    stdin = sys.__stdin__
+    if not (isinstance(stdin, io.TextIOWrapper) and stdin.fileno() == 0):
+        stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
+    return streams[0], streams[1], stdin
 
 
 def _runtime_init(spec: dict[str, Any]) -> None:
