@@ -708,3 +708,39 @@ def test_bad_handler_then_next_invoke_works(sandbox, fn, case) -> None:
         sandbox, fn("def ok(e, c):\n    print('ok log')\n    return 'ok'\n", handler="app.ok")
     ).invoke({})
     assert healthy.result == "ok" and "ok log\n" in healthy.log
+
+
+def test_tmp_total_is_bounded_by_ephemeral_storage(sandbox, fn) -> None:
+    env = _env(
+        sandbox,
+        fn(
+            """
+        import os, tempfile, time
+        def handler(event, context):
+            root = tempfile.gettempdir()
+            chunk = b"\\1" * (16 << 20)
+            written, err = 0, None
+            try:
+                for i in range(200):  # 3.2 GB if nothing stopped it
+                    with open(os.path.join(root, f"f{i}"), "wb") as f:
+                        f.write(chunk)
+                        f.flush()
+                        os.fsync(f.fileno())
+                    written += 16
+                    time.sleep(0.005)
+            except OSError as exc:
+                err = exc.errno
+            for name in os.listdir(root):
+                os.unlink(os.path.join(root, name))
+            time.sleep(0.4)  # the guard sees /tmp empty again and lifts the cap
+            with open(os.path.join(root, "after"), "wb") as f:
+                f.write(b"ok")
+            return [written, err]
+        """,
+            ephemeral_storage=512,
+            memory_size=1024,
+            timeout=60,
+        ),
+    )
+    written, err = env.invoke({}).result
+    assert err == 27 and 512 <= written <= 768, written  # EFBIG once the total passed 512 MB

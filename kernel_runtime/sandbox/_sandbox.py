@@ -18,6 +18,7 @@ from ..errors import InvalidParameterValueException
 from ._environment import ExecutionEnvironment, State
 from ._launcher import Launcher
 from ._limits import CpuDutyCycler, LimitsBackend, MemoryWatchdog, detect_limits_backend
+from ._storage import StorageGuard
 
 __all__ = ["Sandbox"]
 
@@ -99,6 +100,7 @@ class Sandbox:
             target=self._housekeep, name="lambda-lab-housekeeper", daemon=True
         )
         self._housekeeper.start()
+        self._storage = StorageGuard(lambda: self.environments)
         _live.add(self)
 
     # -- public ---------------------------------------------------------------------------------
@@ -143,6 +145,7 @@ class Sandbox:
         for env in self.environments:
             env.shutdown()
         self._kick.set()
+        self._storage.close()
         self.launcher.close()
         for helper in (self._watchdog, self._cycler):
             if helper is not None:
