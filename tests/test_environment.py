@@ -209,8 +209,8 @@ def test_layers_merge_in_order_on_sys_path(sandbox, fn, tmp_path) -> None:
 
 
 def test_task_root_is_read_only_and_tmp_is_private(sandbox, fn) -> None:
-    if not sandbox.isolate:
-        pytest.skip("mount isolation needs root")
+    if not sandbox.describe()["private_tmp"]:
+        pytest.skip("mount isolation needs root, and the runtime must not live under /tmp")
     source = """
         import os
         def handler(event, context):

@@ -100,6 +100,7 @@ class Launcher:
         self.pid: int = first["pid"]
         self.rss: int = first["rss"]
         self.isolation: bool = first["isolation"]
+        self.private_tmp: bool = first["private_tmp"]
         self.backend_info: dict[str, Any] = first["backend"]
         self.alive = True
         self._reader = threading.Thread(

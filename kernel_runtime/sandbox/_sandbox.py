@@ -133,6 +133,7 @@ class Sandbox:
             "freeze": self.freeze,
             "freeze_grace_s": self.freeze_grace,
             "mount_isolation": self.isolate,
+            "private_tmp": self.isolate and self.launcher.private_tmp,
             "zygote_pid": self.launcher.pid,
             "zygote_rss_bytes": self.zygote_rss,
         }

@@ -72,14 +72,28 @@ def private_mount_namespace() -> None:
     _mount(None, "/", MS_REC | MS_PRIVATE)
 
 
-def isolate_mounts(task_root: str, opt_dir: str | None, tmp_dir: str) -> None:
+def runtime_under_tmp() -> bool:
+    """True when the interpreter, its packages or ours live under /tmp (a clone or venv made
+    there): a private /tmp would then hide them from the runtime and from handlers."""
+    paths = [
+        sys.prefix,
+        sys.base_prefix,
+        os.path.realpath(sys.executable),
+        *sys.path,
+        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    ]
+    return any(p == "/tmp" or p.startswith("/tmp/") for p in paths if p)
+
+
+def isolate_mounts(task_root: str, opt_dir: str | None, tmp_dir: str | None) -> None:
     """In the private namespace: code read-only at /var/task, layers at /opt, own /tmp."""
     _mount(task_root, "/var/task", MS_BIND | MS_REC)
     _mount(None, "/var/task", MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     if opt_dir:
         _mount(opt_dir, "/opt", MS_BIND | MS_REC)
         _mount(None, "/opt", MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
-    _mount(tmp_dir, "/tmp", MS_BIND)
+    if tmp_dir:
+        _mount(tmp_dir, "/tmp", MS_BIND)
 
 
 #: Limits a parked child runs under until a request gives it the function's real ones.
@@ -109,6 +123,7 @@ class Zygote:
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.set_wakeup_fd(self.wake_w)
         self.can_isolate = self._probe_isolation() if args.get("isolate", True) else False
+        self.tmp_under_runtime = runtime_under_tmp()
 
     def _probe_isolation(self) -> bool:
         """Mount isolation needs root (CAP_SYS_ADMIN) and an existing /var/task mount point."""
@@ -299,8 +314,10 @@ class Zygote:
                 os.close(fd)
         spec = dict(msg["spec"], group=msg["group"])
         if msg.get("isolate") and self.can_isolate:  # the namespace was made at park time
-            isolate_mounts(spec["task_root"], spec.get("opt_dir"), spec["tmp_dir"])
-            spec = _rebase(spec, "/var/task", "/opt" if spec.get("opt_dir") else None, "/tmp")
+            tmp = None if self.tmp_under_runtime else spec["tmp_dir"]
+            isolate_mounts(spec["task_root"], spec.get("opt_dir"), tmp)
+            opt = "/opt" if spec.get("opt_dir") else None
+            spec = _rebase(spec, "/var/task", opt, "/tmp" if tmp else spec["tmp_dir"])
         if msg["mode"] == "spawn":
             boot = (
                 f"import sys; sys.path.insert(0, {msg['pkg_parent']!r}); "
@@ -410,7 +427,8 @@ def _rebase(
     for key in ("LAMBDA_TASK_ROOT", "PATH", "LD_LIBRARY_PATH", "PYTHONPATH", "TMPDIR"):
         if key in env:
             env[key] = fix(env[key])
-    env.pop("TMPDIR", None)
+    if tmp_dir == "/tmp":
+        env.pop("TMPDIR", None)
     spec["env"] = env
     spec["path_prefix"] = [fix(p) for p in spec["path_prefix"]]
     spec["task_root"], spec["opt_dir"], spec["tmp_dir"] = task_root, opt_dir, tmp_dir
@@ -446,6 +464,7 @@ def main() -> None:
             "pid": os.getpid(),
             "rss": rss,
             "isolation": zygote.can_isolate,
+            "private_tmp": zygote.can_isolate and not zygote.tmp_under_runtime,
             "backend": zygote.backend.describe(),
         }
     )
