@@ -59,7 +59,7 @@ DLQ_ERROR_MESSAGE_BYTES = 1024
 TERMINAL_STATES = ("succeeded", "delivered_on_failure", "dead_lettered", "dropped")
 _DESTINATION_SERVICES = ("sqs", "sns", "lambda", "events", "s3")
 
-Outcome_ = Literal["success", "function_error", "throttle", "error"]
+AttemptOutcome = Literal["success", "function_error", "throttle", "error"]
 Condition = Literal["Success", "RetriesExhausted", "EventAgeExceeded"]
 
 
@@ -175,7 +175,7 @@ class AttemptResult(NamedTuple):
     event straight to failure handling (reserved concurrency 0 does that on AWS).
     """
 
-    outcome: Outcome_
+    outcome: AttemptOutcome
     status_code: int
     payload: bytes
     function_error: str | None
