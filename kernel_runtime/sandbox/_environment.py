@@ -109,6 +109,8 @@ class ExecutionEnvironment:
         self.invocation_count = 0
         #: the last init's split: platform (fork to user code), runtime init, function init (ms)
         self.init_phases: dict[str, float] = {}
+        #: Init Duration of a provisioned environment (reported at allocation, not in a REPORT)
+        self.init_duration_ms: float | None = None
         self.pid: int | None = None
         self.last_used = time.monotonic()
         self.listeners: list[Callable[[ExecutionEnvironment, str, float], None]] = []
@@ -300,9 +302,16 @@ class ExecutionEnvironment:
         """The Init phase of a new environment, bounded by the 10 s init limit."""
         with self._lock:
             ok, init_ms, _ = self._init("init", self.sandbox.init_timeout)
-            if ok:
+            if not ok:
+                return
+            if self.initialization_type == "provisioned-concurrency":
+                # initialised ahead of any request: no cold start, no Init Duration in REPORT;
+                # AWS always writes the INIT_REPORT for provisioned environments instead
+                self._pending_log += self._platform.init_report(init_ms, "init", "success", None)
+                self.init_duration_ms = init_ms
+            else:
                 self._pending_init_ms = init_ms
-                self._record(State.READY)
+            self._record(State.READY)
 
     # -- invoke ---------------------------------------------------------------------------------
     def invoke(
