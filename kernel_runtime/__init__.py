@@ -28,16 +28,21 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
         TooManyRequestsException,
     )
     from .invocation import Invocation
+    from .runtime import Function, LambdaRuntime
+    from .service._service import InvokeResult
     from .sandbox import ExecutionEnvironment, Sandbox, State
 
 __version__ = "0.1.0"
 
 _EXPORTS = {
     "ExecutionEnvironment": ".sandbox",
+    "Function": ".runtime",
     "FunctionConfig": ".config",
     "InvalidParameterValueException": ".errors",
     "InvalidRequestContentException": ".errors",
     "Invocation": ".invocation",
+    "InvokeResult": ".service._service",
+    "LambdaRuntime": ".runtime",
     "LambdaError": ".errors",
     "RequestTooLargeException": ".errors",
     "ResourceConflictException": ".errors",
@@ -51,11 +56,14 @@ _EXPORTS = {
 
 __all__ = [
     "ExecutionEnvironment",
+    "Function",
     "FunctionConfig",
     "InvalidParameterValueException",
     "InvalidRequestContentException",
     "Invocation",
+    "InvokeResult",
     "LambdaError",
+    "LambdaRuntime",
     "RequestTooLargeException",
     "ResourceConflictException",
     "ResourceNotFoundException",

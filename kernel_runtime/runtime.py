@@ -1,0 +1,192 @@
+"""The front object: the whole local Lambda (sandbox, clock, service) behind one handle.
+
+A kernel holds one :class:`LambdaRuntime`; each test makes its own. Everything a notebook, a
+script or the HTTP edge does goes through the same :class:`~kernel_runtime.service._service.
+LambdaService` underneath.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .clock import PlatformClock
+from .errors import ResourceNotFoundException
+from .invocation import Invocation
+from .sandbox import Sandbox
+from .service._policy import Limits
+from .service._service import InvokeResult, LambdaService
+
+__all__ = ["Function", "LambdaRuntime"]
+
+
+class Function:
+    """A handle on one function: configure, publish, alias, invoke. Cheap to create; holds only
+    the name, so it always reflects the service's current state."""
+
+    def __init__(self, runtime: LambdaRuntime, name: str) -> None:
+        self.runtime = runtime
+        self.name = name
+
+    @property
+    def configuration(self) -> dict[str, Any]:
+        """GetFunctionConfiguration of $LATEST (AWS's shape)."""
+        return self.runtime.service.registry.get_function_configuration(self.name)
+
+    def invoke(self, event: Any = None, *, qualifier: str | None = None) -> Invocation:
+        """Synchronous invoke; raises TooManyRequestsException when throttled."""
+        payload = b"" if event is None else event
+        result = self.runtime.invoke(self.name, payload, qualifier=qualifier)
+        assert result.invocation is not None
+        return result.invocation
+
+    def invoke_async(self, event: Any = None, *, qualifier: str | None = None) -> str:
+        """InvocationType=Event: queued (202); returns the request id."""
+        result = self.runtime.invoke(
+            self.name, event, qualifier=qualifier, invocation_type="Event"
+        )
+        return result.request_id
+
+    def update_code(self, code: Any) -> dict[str, Any]:
+        return self.runtime.service.registry.update_function_code(self.name, code)
+
+    def configure(self, **changes: Any) -> dict[str, Any]:
+        """UpdateFunctionConfiguration with snake_case names (memory_size=256, timeout=10...)."""
+        return self.runtime.service.registry.update_function_configuration(self.name, **changes)
+
+    def publish(self, description: str | None = None) -> str:
+        """PublishVersion; returns the version number."""
+        out = self.runtime.service.registry.publish_version(self.name, description=description)
+        return str(out["Version"])
+
+    def alias(
+        self, name: str, version: str, *, weights: dict[str, float] | None = None
+    ) -> dict[str, Any]:
+        """Create or update an alias, optionally routing ``weights`` to other versions."""
+        registry = self.runtime.service.registry
+        routing = {"AdditionalVersionWeights": weights} if weights else None
+        try:
+            registry.get_alias(self.name, name)
+        except ResourceNotFoundException:
+            return registry.create_alias(self.name, name, version, routing_config=routing)
+        return registry.update_alias(
+            self.name, name, function_version=version, routing_config=routing or {}
+        )
+
+    def set_reserved_concurrency(self, reserved: int | None) -> None:
+        if reserved is None:
+            self.runtime.service.delete_function_concurrency(self.name)
+        else:
+            self.runtime.service.put_function_concurrency(self.name, reserved)
+
+    def set_provisioned_concurrency(self, qualifier: str, provisioned: int) -> dict[str, Any]:
+        return self.runtime.service.put_provisioned_concurrency_config(
+            self.name, qualifier, provisioned
+        )
+
+    def environments(self) -> list[Any]:
+        return self.runtime.service.pools.environments(self.name)
+
+    def delete(self) -> None:
+        self.runtime.service.registry.delete_function(self.name)
+
+    def __repr__(self) -> str:
+        return f"<Function {self.name}>"
+
+
+class LambdaRuntime:
+    """The local Lambda: start it, create functions, invoke them, close it.
+
+    ``clock_speed`` scales platform timers (retry delays, backoff, reaping), never handler
+    time. ``limits`` holds the account's concurrency numbers (:class:`Limits`). Sandbox
+    options (``launch_mode``, ``limits_backend``, ``freeze`` ...) pass through to
+    :class:`~kernel_runtime.sandbox.Sandbox`.
+    """
+
+    def __init__(
+        self,
+        *,
+        home: str | Path | None = None,
+        limits: Limits | None = None,
+        clock_speed: float = 1.0,
+        region: str = "us-east-1",
+        account_id: str = "123456789012",
+        limits_backend: str = "auto",
+        **sandbox_options: Any,
+    ) -> None:
+        self._owns_home = home is None
+        self.home = Path(tempfile.mkdtemp(prefix="lambda-lab-home-") if home is None else home)
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.clock = PlatformClock(clock_speed)
+        self.sandbox = Sandbox(
+            limits=limits_backend, work_dir=self.home / "sandbox", **sandbox_options
+        )
+        self.service = LambdaService(
+            root=self.home / "registry",
+            sandbox=self.sandbox,
+            clock=self.clock,
+            limits=limits,
+            region=region,
+            account_id=account_id,
+        )
+        self._closed = False
+
+    # -- functions ------------------------------------------------------------------------------
+    def create_function(
+        self, name: str, handler: str, code: Any, **config: Any
+    ) -> Function:
+        """CreateFunction. ``code``: a directory (Path), zip bytes, or inline source (str, or a
+        mapping of file names to source); ``config`` in snake_case (memory_size, timeout,
+        environment, layers, publish ...)."""
+        self.service.registry.create_function(name, handler, code, **config)
+        return Function(self, name)
+
+    def function(self, name: str) -> Function:
+        self.service.registry.resolve(name)  # ResourceNotFoundException if it does not exist
+        return Function(self, name)
+
+    def invoke(
+        self,
+        function_name: str,
+        event: Any = None,
+        *,
+        qualifier: str | None = None,
+        invocation_type: str = "RequestResponse",
+        log_type: str = "None",
+        client_context: str | None = None,
+    ) -> InvokeResult:
+        """The Invoke API. ``event`` as bytes is the raw JSON document; anything else is the
+        event itself and is JSON-encoded."""
+        payload = event if isinstance(event, (bytes, bytearray)) else (
+            b"" if event is None else json.dumps(event).encode()
+        )
+        return self.service.invoke(
+            function_name,
+            payload,
+            qualifier=qualifier,
+            invocation_type=invocation_type,
+            log_type=log_type,
+            client_context=client_context,
+        )
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop everything: queued events are reported dropped, environments shut down, the
+        zygote stops, files under a temporary home are removed."""
+        if self._closed:
+            return
+        self._closed = True
+        self.service.close()
+        self.sandbox.close()
+        self.clock.close()
+        if self._owns_home:
+            shutil.rmtree(self.home, ignore_errors=True)
+
+    def __enter__(self) -> LambdaRuntime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

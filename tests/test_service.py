@@ -1,0 +1,164 @@
+"""The Lambda service through the Python front object: deployment, versions and aliases,
+invocation types, concurrency and asynchronous invocation with retries and dead letters."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections import Counter
+
+import pytest
+
+from kernel_runtime import InvalidRequestContentException, TooManyRequestsException
+from kernel_runtime.errors import ResourceNotFoundException
+from kernel_runtime.runtime import LambdaRuntime
+from kernel_runtime.service._async import EventInvokeConfig
+from kernel_runtime.service._policy import Limits
+
+ECHO = """
+import os
+def handler(event, context):
+    return {"event": event, "version": context.function_version, "tag": TAG}
+TAG = "v1"
+"""
+
+
+@pytest.fixture(scope="module")
+def lab():
+    runtime = LambdaRuntime(
+        clock_speed=600.0, limits=Limits(account_concurrency=50, unreserved_minimum=10)
+    )
+    yield runtime
+    runtime.close()
+
+
+def test_create_invoke_update_and_versions(lab: LambdaRuntime) -> None:
+    fn = lab.create_function("echo", "app.handler", ECHO, memory_size=256)
+    first = fn.invoke({"n": 1})
+    assert first.result == {"event": {"n": 1}, "version": "$LATEST", "tag": "v1"}
+    assert first.cold_start
+    assert not fn.invoke({"n": 2}).cold_start
+    version = fn.publish("first")
+    assert version == "1"
+    fn.update_code(ECHO.replace('"v1"', '"v2"'))
+    after = fn.invoke({})
+    assert after.result["tag"] == "v2" and after.cold_start  # $LATEST's environments retired
+    pinned = lab.invoke("echo", {}, qualifier="1")
+    assert pinned.invocation.result["tag"] == "v1" and pinned.executed_version == "1"
+    assert lab.invoke("echo:1", {}).invocation.result["version"] == "1"
+    with pytest.raises(ResourceNotFoundException, match="Function not found"):
+        lab.invoke("nope", {})
+
+
+def test_invocation_types_and_log_tail(lab: LambdaRuntime) -> None:
+    lab.create_function("types", "app.handler", ECHO)
+    dry = lab.invoke("types", {}, invocation_type="DryRun")
+    assert dry.status_code == 204 and dry.payload == b""
+    tail = lab.invoke("types", {"x": 1}, log_type="Tail")
+    assert tail.status_code == 200 and tail.function_error is None
+    assert b"REPORT RequestId: " + tail.request_id.encode() in base64.b64decode(tail.log_result)
+    assert lab.invoke("types", {}).log_result is None
+    queued = lab.invoke("types", {"async": True}, invocation_type="Event")
+    assert queued.status_code == 202 and queued.payload == b""
+    assert lab.service.async_invoker.wait_idle(10)
+    assert lab.service.async_invoker.outcome(queued.request_id).state == "succeeded"
+    with pytest.raises(InvalidRequestContentException):
+        lab.invoke("types", b"{not json")
+    context = base64.b64encode(json.dumps({"custom": {"k": "v"}}).encode()).decode()
+    assert lab.invoke("types", {}, client_context=context).status_code == 200
+
+
+def test_weighted_alias_splits_traffic(lab: LambdaRuntime) -> None:
+    fn = lab.create_function("canary", "app.handler", ECHO)
+    fn.publish()
+    fn.update_code(ECHO.replace('"v1"', '"v2"'))
+    fn.publish()
+    fn.alias("live", "1", weights={"2": 0.3})
+    versions = Counter(lab.invoke("canary", {}, qualifier="live").executed_version
+                       for _ in range(200))
+    assert set(versions) == {"1", "2"}
+    assert 35 <= versions["2"] <= 85, versions  # 60 expected
+
+
+def test_reserved_concurrency_and_throttles(lab: LambdaRuntime) -> None:
+    fn = lab.create_function("limited", "app.handler", """
+import time
+def handler(event, context):
+    time.sleep(event.get("sleep", 0))
+    return "ok"
+""")
+    fn.set_reserved_concurrency(0)
+    with pytest.raises(TooManyRequestsException) as info:
+        fn.invoke({})
+    assert info.value.reason == "ReservedFunctionConcurrentInvocationLimitExceeded"
+    fn.set_reserved_concurrency(2)
+    errors: list[Exception] = []
+
+    def call() -> None:
+        try:
+            fn.invoke({"sleep": 0.5})
+        except TooManyRequestsException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=call) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(errors) == 2
+    assert lab.service.get_function_concurrency("limited") == {"ReservedConcurrentExecutions": 2}
+    settings = lab.service.get_account_settings()
+    assert settings["AccountLimit"]["ConcurrentExecutions"] == 50
+    assert settings["AccountLimit"]["UnreservedConcurrentExecutions"] <= 48
+
+
+class _Recorder:
+    """A deliverer that keeps what it was given (Boto3Deliverer is tested against moto)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict, dict | None, str]] = []
+
+    def deliver(self, target_arn, body, attributes=None, *, kind):
+        self.sent.append((target_arn, json.loads(body), attributes, kind))
+
+
+def test_async_failures_are_retried_then_dead_lettered(lab: LambdaRuntime) -> None:
+    recorder = _Recorder()
+    lab.service.deliverer = recorder
+    dlq = "arn:aws:sqs:us-east-1:123456789012:dlq"
+    lab.create_function("flaky", "app.handler", """
+def handler(event, context):
+    raise ValueError("always")
+""", dead_letter_config={"TargetArn": dlq})
+    started = time.monotonic()
+    rid = lab.invoke("flaky", {"order": 7}, invocation_type="Event").request_id
+    assert lab.service.async_invoker.wait_idle(20)
+    # 1 + 2 retries at +60 s and +120 s platform time: 0.3 s real at 600x
+    assert time.monotonic() - started < 10
+    outcome = lab.service.async_invoker.outcome(rid)
+    assert outcome.state == "dead_lettered" and outcome.attempts == 3
+    target, body, attributes, kind = recorder.sent[-1]
+    assert (target, body, kind) == (dlq, {"order": 7}, "dlq")
+    assert attributes["RequestID"]["StringValue"] == rid
+    assert attributes["ErrorCode"]["DataType"] == "Number"
+    assert "always" in attributes["ErrorMessage"]["StringValue"]
+    on_failure = "arn:aws:sqs:us-east-1:123456789012:failures"
+    lab.service.registry.put_function_event_invoke_config(
+        "flaky", maximum_retry_attempts=0,
+        destination_config={"OnFailure": {"Destination": on_failure}},
+    )
+    assert EventInvokeConfig.from_api(
+        lab.service.registry.get_function_event_invoke_config("flaky")
+    ).maximum_retry_attempts == 0
+    rid = lab.invoke("flaky", {"order": 8}, invocation_type="Event").request_id
+    assert lab.service.async_invoker.wait_idle(20)
+    target, record, _, kind = recorder.sent[-1]
+    assert target == on_failure and kind == "destination"
+    assert record["requestContext"]["requestId"] == rid
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 1
+    assert record["requestPayload"] == {"order": 8}
+    assert record["responseContext"]["functionError"] == "Unhandled"
+    assert record["responsePayload"]["errorType"] == "ValueError"
