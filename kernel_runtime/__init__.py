@@ -29,8 +29,8 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     )
     from .invocation import Invocation
     from .runtime import Function, LambdaRuntime
-    from .service._service import InvokeResult
     from .sandbox import ExecutionEnvironment, Sandbox, State
+    from .service._service import InvokeResult
 
 __version__ = "0.1.0"
 
