@@ -1,12 +1,12 @@
 """Asynchronous invocation: retries on the platform clock, event age, destinations, DLQ, accounting.
 
-Timing tests use a manual clock: time moves only when the test advances it to the next pending
-retry, so "attempts at 0, 60 and 180 s" is checked exactly and without waiting.
+Timing tests use the platform's ManualClock: time moves only when the test advances it to the next
+pending retry, so "attempts at 0, 60 and 180 s" is checked exactly and without waiting. One test
+runs the same retries on the live PlatformClock at 2000x.
 """
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import json
 import random
@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from kernel_runtime.clock import ManualClock, PlatformClock
 from kernel_runtime.errors import InvalidParameterValueException, RequestTooLargeException
 from kernel_runtime.service._async import (
     ASYNC_PAYLOAD_LIMIT,
@@ -37,52 +38,6 @@ EPOCH = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 
 
 # ---------------------------------------------------------------------------- fakes
-
-
-class _Timer:
-    def __init__(self, when: float, fn: Any, args: tuple[Any, ...]) -> None:
-        self.when, self.fn, self.args, self.cancelled = when, fn, args, False
-
-    def cancel(self) -> None:
-        self.cancelled = True
-
-
-class FakeManualClock:
-    """The platform clock's interface, standing still until advance() (runs due timers)."""
-
-    def __init__(self, epoch: float = EPOCH) -> None:
-        self._mono = 0.0
-        self._epoch = epoch
-        self._heap: list[tuple[float, int, _Timer]] = []
-        self._seq = itertools.count()
-        self._lock = threading.Lock()
-
-    def monotonic(self) -> float:
-        return self._mono
-
-    def now(self) -> float:
-        return self._epoch + self._mono
-
-    def call_at(self, when: float, fn: Any, *args: Any) -> _Timer:
-        timer = _Timer(when, fn, args)
-        with self._lock:
-            heapq.heappush(self._heap, (when, next(self._seq), timer))
-        return timer
-
-    def call_later(self, delay: float, fn: Any, *args: Any) -> _Timer:
-        return self.call_at(self._mono + delay, fn, *args)
-
-    def advance(self, seconds: float) -> None:
-        target = self._mono + seconds
-        while True:
-            with self._lock:
-                if not self._heap or self._heap[0][0] > target:
-                    self._mono = target
-                    return
-                _, _, timer = heapq.heappop(self._heap)
-                self._mono = max(self._mono, timer.when)
-            if not timer.cancelled:
-                timer.fn(*timer.args)
 
 
 class RecordingDeliverer:
@@ -109,7 +64,7 @@ class Harness:
     """An AsyncInvoker wired to a manual clock, a recording deliverer, metric and log sinks."""
 
     def __init__(self, run: Any, *, clock: Any = None, deliverer: Any = None, workers: int = 2):
-        self.clock = clock or FakeManualClock()
+        self.clock = clock or ManualClock(epoch=EPOCH)
         self.deliverer = deliverer or RecordingDeliverer()
         self.metrics: list[tuple[str, str, float]] = []
         self.logs: list[tuple[str, str]] = []
@@ -188,8 +143,8 @@ class Script:
 
 
 @pytest.fixture
-def clock() -> FakeManualClock:
-    return FakeManualClock()
+def clock() -> ManualClock:
+    return ManualClock(epoch=EPOCH)
 
 
 def harness_for(clock: Any, *results: AttemptResult, **kw: Any) -> tuple[Harness, Script]:
@@ -250,7 +205,7 @@ def test_parse_destination_arn() -> None:
 # ---------------------------------------------------------------------------- submit
 
 
-def test_submit_returns_at_once_and_enforces_1_mb(clock: FakeManualClock) -> None:
+def test_submit_returns_at_once_and_enforces_1_mb(clock: ManualClock) -> None:
     gate = threading.Event()
 
     def run(event: AsyncEvent) -> AttemptResult:
@@ -289,7 +244,7 @@ def test_submit_returns_at_once_and_enforces_1_mb(clock: FakeManualClock) -> Non
 # ---------------------------------------------------------------------------- retries
 
 
-def test_function_error_retries_at_0_60_180_then_on_failure_record(clock: FakeManualClock) -> None:
+def test_function_error_retries_at_0_60_180_then_on_failure_record(clock: ManualClock) -> None:
     h, script = harness_for(clock, UNHANDLED)
     try:
         rid = h.submit(on_failure=ON_FAILURE)
@@ -351,7 +306,24 @@ def test_function_error_retries_at_0_60_180_then_on_failure_record(clock: FakeMa
         h.close()
 
 
-def test_maximum_retry_attempts_zero_and_one(clock: FakeManualClock) -> None:
+def test_retries_on_the_live_platform_clock_sped_up() -> None:
+    """The same 0/60/180 s schedule on the real clock at 1000x: about 0.2 s of wall time."""
+    with PlatformClock(speed=1000) as live:
+        h, script = harness_for(live, UNHANDLED)
+        try:
+            start = live.monotonic()
+            rid = h.submit(on_failure=ON_FAILURE)
+            assert h.inv.wait_idle(30)
+            times = [t - start for t in script.times]
+            assert len(times) == 3
+            for got, want in zip(times, (0.0, 60.0, 180.0), strict=True):
+                assert want <= got < want + 50  # platform seconds: 50 s = 50 ms of wall time
+            assert h.inv.outcome(rid).state == "delivered_on_failure"
+        finally:
+            h.close()
+
+
+def test_maximum_retry_attempts_zero_and_one(clock: ManualClock) -> None:
     h, script = harness_for(clock, UNHANDLED)
     try:
         rid0 = h.submit(maximum_retry_attempts=0, on_failure=ON_FAILURE)
@@ -368,7 +340,7 @@ def test_maximum_retry_attempts_zero_and_one(clock: FakeManualClock) -> None:
         h.close()
 
 
-def test_dead_letter_queue_message_and_attributes(clock: FakeManualClock) -> None:
+def test_dead_letter_queue_message_and_attributes(clock: ManualClock) -> None:
     long_message = "é" * 1500  # 3,000 UTF-8 bytes: cut to 1 KB on a character boundary
     error = json.dumps({"errorMessage": long_message, "errorType": "E"}).encode()
     h, _ = harness_for(clock, fixed("function_error", 200, error, "Unhandled"))
@@ -387,7 +359,7 @@ def test_dead_letter_queue_message_and_attributes(clock: FakeManualClock) -> Non
         h.close()
 
 
-def test_on_failure_destination_wins_over_dlq(clock: FakeManualClock) -> None:
+def test_on_failure_destination_wins_over_dlq(clock: ManualClock) -> None:
     h, _ = harness_for(clock, UNHANDLED)
     try:
         rid = h.submit(maximum_retry_attempts=0, on_failure=ON_FAILURE, dead_letter_arn=DLQ)
@@ -398,7 +370,7 @@ def test_on_failure_destination_wins_over_dlq(clock: FakeManualClock) -> None:
         h.close()
 
 
-def test_throttle_backoff_until_event_age_exceeded(clock: FakeManualClock) -> None:
+def test_throttle_backoff_until_event_age_exceeded(clock: ManualClock) -> None:
     h, script = harness_for(clock, THROTTLED)
     try:
         rid = h.submit(maximum_event_age_s=60, on_failure=ON_FAILURE)
@@ -417,7 +389,7 @@ def test_throttle_backoff_until_event_age_exceeded(clock: FakeManualClock) -> No
         h.close()
 
 
-def test_backoff_caps_at_five_minutes_and_does_not_use_up_retries(clock: FakeManualClock) -> None:
+def test_backoff_caps_at_five_minutes_and_does_not_use_up_retries(clock: ManualClock) -> None:
     results = [THROTTLED] * 11 + [fixed("error", 502, b"{}")] + [fixed("success", 200, b'"ok"')]
     h, script = harness_for(clock, *results)
     try:
@@ -432,7 +404,7 @@ def test_backoff_caps_at_five_minutes_and_does_not_use_up_retries(clock: FakeMan
         h.close()
 
 
-def test_function_error_retry_expires_with_event_age(clock: FakeManualClock) -> None:
+def test_function_error_retry_expires_with_event_age(clock: ManualClock) -> None:
     h, script = harness_for(clock, UNHANDLED)
     try:
         rid = h.submit(maximum_event_age_s=100, dead_letter_arn=DLQ)
@@ -445,7 +417,7 @@ def test_function_error_retry_expires_with_event_age(clock: FakeManualClock) -> 
         h.close()
 
 
-def test_run_raising_is_a_platform_error_retried_with_backoff(clock: FakeManualClock) -> None:
+def test_run_raising_is_a_platform_error_retried_with_backoff(clock: ManualClock) -> None:
     calls: list[float] = []
 
     def run(event: AsyncEvent) -> AttemptResult:
@@ -464,7 +436,7 @@ def test_run_raising_is_a_platform_error_retried_with_backoff(clock: FakeManualC
         h.close()
 
 
-def test_not_retryable_throttle_fails_at_once(clock: FakeManualClock) -> None:
+def test_not_retryable_throttle_fails_at_once(clock: ManualClock) -> None:
     zero = AttemptResult("throttle", 429, b"{}", None, "$LATEST", retryable=False)
     h, script = harness_for(clock, zero)
     try:
@@ -480,7 +452,7 @@ def test_not_retryable_throttle_fails_at_once(clock: FakeManualClock) -> None:
 # ---------------------------------------------------------------------------- success, drops
 
 
-def test_success_destination_record(clock: FakeManualClock) -> None:
+def test_success_destination_record(clock: ManualClock) -> None:
     h, _ = harness_for(clock, fixed("success", 200, b'{"status": "shipped"}'))
     try:
         rid = h.submit(on_success=ON_SUCCESS, on_failure=ON_FAILURE)
@@ -507,7 +479,7 @@ def test_success_destination_record(clock: FakeManualClock) -> None:
         h.close()
 
 
-def test_non_json_payloads_appear_as_strings(clock: FakeManualClock) -> None:
+def test_non_json_payloads_appear_as_strings(clock: ManualClock) -> None:
     h, _ = harness_for(clock, fixed("success", 200, b"plain text"))
     try:
         h.submit(b"not json", on_success=ON_SUCCESS)
@@ -518,7 +490,7 @@ def test_non_json_payloads_appear_as_strings(clock: FakeManualClock) -> None:
         h.close()
 
 
-def test_nowhere_to_go_is_dropped_with_metric_and_log(clock: FakeManualClock) -> None:
+def test_nowhere_to_go_is_dropped_with_metric_and_log(clock: ManualClock) -> None:
     h, _ = harness_for(clock, UNHANDLED)
     try:
         rid = h.submit(maximum_retry_attempts=0)
@@ -532,7 +504,7 @@ def test_nowhere_to_go_is_dropped_with_metric_and_log(clock: FakeManualClock) ->
         h.close()
 
 
-def test_delivery_failures_are_counted_and_dropped(clock: FakeManualClock) -> None:
+def test_delivery_failures_are_counted_and_dropped(clock: ManualClock) -> None:
     bad_dest = f"arn:aws:sns:{REGION}:{ACCOUNT}:gone"
     deliverer = RecordingDeliverer(failing=(bad_dest, DLQ))
     h = Harness(Script(clock, UNHANDLED), clock=clock, deliverer=deliverer)
@@ -570,7 +542,7 @@ def test_delivery_failures_are_counted_and_dropped(clock: FakeManualClock) -> No
         h.close()
 
 
-def test_close_drops_queued_and_scheduled_events_as_shutdown(clock: FakeManualClock) -> None:
+def test_close_drops_queued_and_scheduled_events_as_shutdown(clock: ManualClock) -> None:
     started, release = threading.Event(), threading.Event()
 
     def run(event: AsyncEvent) -> AttemptResult:
@@ -610,7 +582,7 @@ def test_close_drops_queued_and_scheduled_events_as_shutdown(clock: FakeManualCl
 # ---------------------------------------------------------------------------- accounting
 
 
-def test_accounting_under_load(clock: FakeManualClock) -> None:
+def test_accounting_under_load(clock: ManualClock) -> None:
     """1,000 events, random outcomes per attempt (including run() itself raising), random
     configurations and flaky delivery: every event ends in exactly one terminal state."""
 
@@ -745,7 +717,7 @@ def _receive(aws: dict, url: str) -> list[dict]:
 def test_boto3_deliverer_dlq_and_on_failure_to_sqs(moto_endpoint: str, aws: dict) -> None:
     dlq_url, dlq_arn = _queue(aws, "it-dlq")
     dest_url, dest_arn = _queue(aws, "it-on-failure")
-    clock = FakeManualClock()
+    clock = ManualClock(epoch=EPOCH)
     deliverer = Boto3Deliverer(moto_endpoint, REGION, {"aws_access_key_id": "testing"})
     h = Harness(Script(clock, UNHANDLED), clock=clock, deliverer=deliverer)
     try:
