@@ -76,19 +76,24 @@ def test_weighted_alias_splits_traffic(lab: LambdaRuntime) -> None:
     fn.update_code(ECHO.replace('"v1"', '"v2"'))
     fn.publish()
     fn.alias("live", "1", weights={"2": 0.3})
-    versions = Counter(lab.invoke("canary", {}, qualifier="live").executed_version
-                       for _ in range(200))
+    versions = Counter(
+        lab.invoke("canary", {}, qualifier="live").executed_version for _ in range(200)
+    )
     assert set(versions) == {"1", "2"}
     assert 35 <= versions["2"] <= 85, versions  # 60 expected
 
 
 def test_reserved_concurrency_and_throttles(lab: LambdaRuntime) -> None:
-    fn = lab.create_function("limited", "app.handler", """
+    fn = lab.create_function(
+        "limited",
+        "app.handler",
+        """
 import time
 def handler(event, context):
     time.sleep(event.get("sleep", 0))
     return "ok"
-""")
+""",
+    )
     fn.set_reserved_concurrency(0)
     with pytest.raises(TooManyRequestsException) as info:
         fn.invoke({})
@@ -128,10 +133,15 @@ def test_async_failures_are_retried_then_dead_lettered(lab: LambdaRuntime) -> No
     recorder = _Recorder()
     lab.service.deliverer = recorder
     dlq = "arn:aws:sqs:us-east-1:123456789012:dlq"
-    lab.create_function("flaky", "app.handler", """
+    lab.create_function(
+        "flaky",
+        "app.handler",
+        """
 def handler(event, context):
     raise ValueError("always")
-""", dead_letter_config={"TargetArn": dlq})
+""",
+        dead_letter_config={"TargetArn": dlq},
+    )
     started = time.monotonic()
     rid = lab.invoke("flaky", {"order": 7}, invocation_type="Event").request_id
     assert lab.service.async_invoker.wait_idle(20)
@@ -146,12 +156,16 @@ def handler(event, context):
     assert "always" in attributes["ErrorMessage"]["StringValue"]
     on_failure = "arn:aws:sqs:us-east-1:123456789012:failures"
     lab.service.registry.put_function_event_invoke_config(
-        "flaky", maximum_retry_attempts=0,
+        "flaky",
+        maximum_retry_attempts=0,
         destination_config={"OnFailure": {"Destination": on_failure}},
     )
-    assert EventInvokeConfig.from_api(
-        lab.service.registry.get_function_event_invoke_config("flaky")
-    ).maximum_retry_attempts == 0
+    assert (
+        EventInvokeConfig.from_api(
+            lab.service.registry.get_function_event_invoke_config("flaky")
+        ).maximum_retry_attempts
+        == 0
+    )
     rid = lab.invoke("flaky", {"order": 8}, invocation_type="Event").request_id
     assert lab.service.async_invoker.wait_idle(20)
     target, record, _, kind = recorder.sent[-1]
@@ -162,3 +176,35 @@ def handler(event, context):
     assert record["requestPayload"] == {"order": 8}
     assert record["responseContext"]["functionError"] == "Unhandled"
     assert record["responsePayload"]["errorType"] == "ValueError"
+
+
+def test_async_accounting_under_load_with_crashing_handlers(lab: LambdaRuntime) -> None:
+    """Every accepted event ends in exactly one terminal state, even when handlers crash."""
+    recorder = _Recorder()
+    lab.service.deliverer = recorder
+    dlq = "arn:aws:sqs:us-east-1:123456789012:load-dlq"
+    lab.create_function(
+        "chaos",
+        "app.handler",
+        """
+import os
+def handler(event, context):
+    if event["kind"] == "raise":
+        raise RuntimeError("planned")
+    if event["kind"] == "crash":
+        os._exit(9)
+    return "ok"
+""",
+        dead_letter_config={"TargetArn": dlq},
+    )
+    lab.service.registry.put_function_event_invoke_config("chaos", maximum_retry_attempts=1)
+    kinds = ["ok", "raise", "crash"] * 40
+    ids = {lab.invoke("chaos", {"kind": k}, invocation_type="Event").request_id: k for k in kinds}
+    assert len(ids) == 120
+    assert lab.service.async_invoker.wait_idle(60)
+    states = {rid: lab.service.async_invoker.outcome(rid).state for rid in ids}
+    assert Counter(states.values()) == {"succeeded": 40, "dead_lettered": 80}
+    assert all((states[rid] == "succeeded") == (kind == "ok") for rid, kind in ids.items())
+    dead = [a["RequestID"]["StringValue"] for t, _, a, k in recorder.sent if t == dlq]
+    assert sorted(dead) == sorted(rid for rid, k in ids.items() if k != "ok")
+    assert all(lab.service.async_invoker.outcome(rid).attempts == 2 for rid in dead)
