@@ -113,8 +113,8 @@ class LambdaService:
         target = self.registry.resolve(function_name, qualifier)
         if invocation_type == "DryRun":
             return InvokeResult(204, b"", None, None, target.version, request_id())
-        _check_json(body)
         if invocation_type == "Event":
+            _check_json(body)  # a synchronous payload is checked by the environment itself
             return self._invoke_async(target, body)
         context = _client_context(client_context)
         version, config = target.pick(self._random.random())
