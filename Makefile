@@ -54,6 +54,8 @@ test: venv kernel
 
 bench: venv
 	$(VPY) benchmarks/run.py $(BENCH_ARGS)
+	$(VPY) benchmarks/bench_service.py
+	$(VPY) benchmarks/bench_simulate.py
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,142 @@
+"""Service benchmark (issue 3): the Lambda service above the execution environments.
+
+* sync no-op throughput through the Python API (``LambdaRuntime.invoke``), 2 caller threads
+  (target >= 10,000 invocations/s);
+* single-caller warm invoke through the service (resolve, admit, invoke, release), p50/p99;
+* a burst from 0 to N concurrent environments (a handler that sleeps 2 s, account limit raised):
+  wall time until every invoke has returned (target <= 5 s for N = 1,000), errors (target 0),
+  and the total USS of all N environments afterwards (target <= 3 GiB).
+
+``python benchmarks/bench_service.py [--quick] [--json]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from kernel_runtime.runtime import LambdaRuntime  # noqa: E402
+from kernel_runtime.service._policy import Limits  # noqa: E402
+
+NOOP = "def handler(event, context):\n    return {'ok': True}\n"
+SLEEP2 = "import time\ndef handler(event, context):\n    time.sleep(2)\n    return 1\n"
+
+
+def _uss(pid: int) -> int:
+    total = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith(("Private_Clean", "Private_Dirty")):
+                    total += int(line.split()[1])
+    except OSError:
+        return 0
+    return total * 1024
+
+
+def bench_throughput(seconds: float = 3.0, callers: int = 2, memory_size: int = 1769) -> dict:
+    """Invocations per second with ``callers`` threads on their own warm environments."""
+    with LambdaRuntime() as lab:
+        lab.create_function("noop", "app.handler", NOOP, memory_size=memory_size)
+        for _ in range(200):
+            lab.invoke("noop", {})
+        counts = [0] * callers
+        stop = time.monotonic() + seconds
+
+        def work(i: int) -> None:
+            n = 0
+            while time.monotonic() < stop:
+                lab.invoke("noop", {})
+                n += 1
+            counts[i] = n
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(callers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        samples = []
+        for _ in range(2000):
+            t0 = time.perf_counter_ns()
+            lab.invoke("noop", {})
+            samples.append(time.perf_counter_ns() - t0)
+    samples.sort()
+    return {
+        "throughput_per_s": round(sum(counts) / seconds),
+        "single_p50_us": samples[len(samples) // 2] / 1000,
+        "single_p99_us": samples[int(len(samples) * 0.99)] / 1000,
+        "memory_size_mb": memory_size,
+    }
+
+
+def bench_burst(n: int = 1000) -> dict:
+    """0 -> n concurrent environments at once; wall time, errors, total USS."""
+    with LambdaRuntime(limits=Limits(account_concurrency=max(1000, 2 * n))) as lab:
+        lab.create_function("sleepy", "app.handler", SLEEP2)
+        errors: list[str] = []
+        gate = threading.Barrier(n + 1)
+
+        def one() -> None:
+            gate.wait()
+            try:
+                lab.invoke("sleepy", {})
+            except Exception as exc:  # noqa: BLE001 - counted and reported
+                errors.append(f"{type(exc).__name__}: {exc}")
+
+        threads = [threading.Thread(target=one, daemon=True) for _ in range(n)]
+        for t in threads:
+            t.start()
+        t0 = time.monotonic()
+        gate.wait()
+        for t in threads:
+            t.join()
+        wall = time.monotonic() - t0
+        envs = lab.service.pools.environments("sleepy")
+        uss = sum(_uss(e.pid) for e in envs if e.pid)
+    return {
+        "n": n,
+        "wall_s": round(wall, 2),
+        "errors": len(errors),
+        "first_error": errors[0] if errors else None,
+        "environments": len(envs),
+        "total_uss_gib": round(uss / 2**30, 3),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller runs (CI smoke)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    result = {
+        "throughput": bench_throughput(1.0 if args.quick else 3.0),
+        "burst": bench_burst(50 if args.quick else 1000),
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    tp, b = result["throughput"], result["burst"]
+    print(
+        f"sync no-op through LambdaRuntime.invoke, 2 callers, {tp['memory_size_mb']} MB: "
+        f"{tp['throughput_per_s']:,} inv/s (target >= 10,000)"
+    )
+    print(
+        f"warm invoke through the service, 1 caller: p50 {tp['single_p50_us']:.0f} us, "
+        f"p99 {tp['single_p99_us']:.0f} us"
+    )
+    print(
+        f"burst 0 -> {b['n']} concurrent (2 s handler): {b['wall_s']} s wall (target <= 5 s), "
+        f"{b['errors']} errors, {b['environments']} environments, total USS "
+        f"{b['total_uss_gib']} GiB (target <= 3 GiB)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
