@@ -222,7 +222,7 @@ class ExecutionEnvironment:
         self._peak_rss = 0  # Max Memory Used is per runtime process, as on AWS after a reset
         t0 = time.perf_counter()
         try:
-            handle = self.sandbox.launcher.spawn(
+            handle = self.sandbox._next_launcher().spawn(
                 self.environment_id,
                 {
                     "spec": self._spec,

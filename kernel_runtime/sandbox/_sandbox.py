@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import itertools
 import os
 import shutil
 import tempfile
@@ -37,7 +38,8 @@ class Sandbox:
     back-to-back invokes do not pay for a freeze and a thaw each. ``init_timeout`` is AWS's
     10 s Init limit: an init that overruns it is retried inside the first invoke, bounded by
     the function timeout ("suppressed init"). ``pool_size`` children are kept forked and
-    parked in their limits groups, so a cold start skips the fork.
+    parked in their limits groups, so a cold start skips the fork; ``zygotes`` zygotes (at most
+    one per core) can share bursts of cold starts.
     """
 
     def __init__(
@@ -53,6 +55,7 @@ class Sandbox:
         shutdown_grace: float = 0.5,
         init_timeout: float = 10.0,
         pool_size: int = 2,
+        zygotes: int = 1,
     ) -> None:
         if launch_mode not in LAUNCH_MODES:
             raise InvalidParameterValueException(
@@ -84,13 +87,21 @@ class Sandbox:
             self._watchdog = MemoryWatchdog()
         if not self.backend.enforces_cpu:
             self._cycler = CpuDutyCycler()
-        self.launcher = Launcher(
-            limits=self.backend.name,
-            runtime_id=self.runtime_id,
-            preload=preload,
-            isolate=isolate,
-            pool_size=pool_size,
-        )
+        # more than one zygote (at most one per core) can share a burst of cold starts; on two
+        # cores it measured slower (the zygotes compete with the children they start), so 1
+        count = max(1, min(zygotes, os.cpu_count() or 1))
+        self.launchers = [
+            Launcher(
+                limits=self.backend.name,
+                runtime_id=self.runtime_id,
+                preload=preload,
+                isolate=isolate,
+                pool_size=pool_size,
+            )
+            for _ in range(count)
+        ]
+        self.launcher = self.launchers[0]
+        self._next_launcher = itertools.cycle(self.launchers).__next__
         self.isolate = isolate and self.launcher.isolation
         self.zygote_rss = self.launcher.rss
         self._idle_envs: dict[ExecutionEnvironment, None] = {}
@@ -134,7 +145,7 @@ class Sandbox:
             "freeze_grace_s": self.freeze_grace,
             "mount_isolation": self.isolate,
             "private_tmp": self.isolate and self.launcher.private_tmp,
-            "zygote_pid": self.launcher.pid,
+            "zygote_pids": [launcher.pid for launcher in self.launchers],
             "zygote_rss_bytes": self.zygote_rss,
         }
 
@@ -147,7 +158,8 @@ class Sandbox:
             env.shutdown()
         self._kick.set()
         self._storage.close()
-        self.launcher.close()
+        for launcher in self.launchers:
+            launcher.close()
         for helper in (self._watchdog, self._cycler):
             if helper is not None:
                 helper.close()
