@@ -1,4 +1,5 @@
-"""``lambda-lab``: invoke a function from a shell, the way ``aws lambda invoke`` does.
+"""``lambda-lab``: invoke a function from a shell, the way ``aws lambda invoke`` does, or serve
+the AWS endpoint (``serve``) that boto3, the AWS CLI and SAM talk to.
 
 The command exists so a handler can be tried without a notebook (and from CI scripts): it
 builds one sandbox and one execution environment, invokes it, and follows the AWS CLI's
@@ -13,9 +14,13 @@ Exit codes: 0 success, 1 a function error (the payload is then the error object,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
+import signal
 import sys
+import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -161,6 +166,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_sandbox_options(info)
     info.set_defaults(run=_cmd_info)
+
+    serve = sub.add_parser(
+        "serve",
+        help="serve the AWS Lambda API, and every other AWS service (moto), on one endpoint",
+        description="Run the local Lambda service behind one HTTP endpoint, like LocalStack's: "
+        "requests signed for lambda are served here, every other AWS service by the "
+        "embedded moto. Prints the endpoint URL on stdout; stops on Ctrl-C or SIGTERM.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    serve.add_argument(
+        "--port", type=int, default=4566, help="port, 0 for any free one (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--home",
+        type=Path,
+        metavar="DIR",
+        help="directory for the functions' code (default: a temporary directory, removed on exit)",
+    )
+    _add_sandbox_options(serve)
+    serve.set_defaults(run=_cmd_serve)
     return parser
 
 
@@ -241,6 +266,57 @@ def _cmd_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     with Sandbox(launch_mode=args.launch_mode, limits=args.limits) as sandbox:
         description: dict[str, Any] = sandbox.describe()
     out.write(json.dumps(description, indent=2, default=str) + "\n")
+    return EXIT_OK
+
+
+def _cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Serve until SIGINT/SIGTERM, then close the server, the service, the clock and the
+    sandbox (its zygote and every environment), in that order, so no process outlives us."""
+    from .api import EdgeApp, EdgeServer
+    from .clock import PlatformClock
+    from .service._destinations import Boto3Deliverer
+    from .service._service import LambdaService
+
+    stop = threading.Event()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in signals}
+    try:
+        with contextlib.ExitStack() as stack:
+            if args.home is None:
+                home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lambda-lab-")))
+            else:
+                home = args.home
+                home.mkdir(parents=True, exist_ok=True)
+            sandbox = stack.enter_context(Sandbox(launch_mode=args.launch_mode, limits=args.limits))
+            clock = PlatformClock()
+            stack.callback(clock.close)
+            service = LambdaService(root=home / "registry", sandbox=sandbox, clock=clock)
+            stack.callback(service.close)
+            server = EdgeServer(EdgeApp(service), host=args.host, port=args.port)
+            try:
+                server.start()
+            except OSError as exc:
+                err.write(f"lambda-lab: error: cannot listen on {args.host}:{args.port}: {exc}\n")
+                return EXIT_USAGE
+            stack.callback(server.stop)
+            # async destinations (SQS, SNS, EventBridge, Lambda) go through our own endpoint
+            service.deliverer = Boto3Deliverer(
+                server.url,
+                service.region,
+                invoke_lambda=lambda arn, body: service.invoke(arn, body, invocation_type="Event"),
+            )
+            out.write(server.url + "\n")
+            out.flush()
+            err.write(
+                f"lambda-lab: AWS endpoint at {server.url} (Lambda here, other services by "
+                "moto); Ctrl-C to stop\n"
+            )
+            err.flush()
+            while not stop.wait(0.5):
+                pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return EXIT_OK
 
 

@@ -1,0 +1,85 @@
+"""The edge: one WSGI app, one port, every AWS service (decision 7).
+
+Requests signed for ``lambda`` (the service in the SigV4 credential scope) go to our Lambda
+REST API; everything else goes to moto's WSGI app, mounted in the same process. Routing by the
+credential scope rather than by path is what moto itself does, and what keeps S3 buckets or
+API paths that look like Lambda's from being misrouted. Unsigned requests go to Lambda only
+when their path is a Lambda API path.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ._lambda import LambdaRestApi, StartResponse, is_lambda_path
+
+__all__ = ["EdgeApp", "signing_service"]
+
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+HEALTH_PATH = "/_lab/health"
+_HEALTH_BODY = json.dumps({"status": "ok"}).encode()
+
+
+def signing_service(environ: dict[str, Any]) -> str | None:
+    """The service of a SigV4 credential scope (``AKID/date/region/<service>/aws4_request``),
+    from the Authorization header or a presigned URL's X-Amz-Credential; None if unsigned."""
+    auth = environ.get("HTTP_AUTHORIZATION")
+    scope: str | None = None
+    if auth:
+        start = auth.find("Credential=")
+        if start >= 0:
+            start += len("Credential=")
+            end = auth.find(",", start)
+            scope = (auth[start:] if end < 0 else auth[start:end]).strip()
+    elif "X-Amz-Credential=" in environ.get("QUERY_STRING", ""):
+        from urllib.parse import parse_qs
+
+        values = parse_qs(environ["QUERY_STRING"]).get("X-Amz-Credential")
+        scope = values[0] if values else None
+    if not scope:
+        return None
+    parts = scope.split("/")
+    return parts[-2] if len(parts) >= 5 else None
+
+
+class EdgeApp:
+    """WSGI app: the Lambda API for ``service``, moto for every other AWS service.
+
+    ``moto_app`` replaces moto's dispatcher (tests, or a host that builds its own); by default
+    it is created on the first non-Lambda request, since importing moto costs ~0.4 s that a
+    Lambda-only session never needs.
+    """
+
+    def __init__(self, service: Any, *, moto_app: WSGIApp | None = None) -> None:
+        self.service = service
+        self.lambda_api = LambdaRestApi(service)
+        self._moto_app = moto_app
+        self._moto_lock = threading.Lock()
+
+    @property
+    def moto_app(self) -> WSGIApp:
+        """moto's dispatcher (created once, on first use)."""
+        if self._moto_app is None:
+            with self._moto_lock:
+                if self._moto_app is None:
+                    from moto.server import DomainDispatcherApplication, create_backend_app
+
+                    self._moto_app = DomainDispatcherApplication(create_backend_app)
+        return self._moto_app
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        service = signing_service(environ)
+        path = environ.get("PATH_INFO", "")
+        if service == "lambda" or (service is None and is_lambda_path(path)):
+            return self.lambda_api(environ, start_response)
+        if service is None and path == HEALTH_PATH:
+            start_response(
+                "200 OK",
+                [("Content-Type", "application/json"), ("Content-Length", str(len(_HEALTH_BODY)))],
+            )
+            return [_HEALTH_BODY]
+        return self.moto_app(environ, start_response)
