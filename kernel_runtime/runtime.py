@@ -45,9 +45,7 @@ class Function:
 
     def invoke_async(self, event: Any = None, *, qualifier: str | None = None) -> str:
         """InvocationType=Event: queued (202); returns the request id."""
-        result = self.runtime.invoke(
-            self.name, event, qualifier=qualifier, invocation_type="Event"
-        )
+        result = self.runtime.invoke(self.name, event, qualifier=qualifier, invocation_type="Event")
         return result.request_id
 
     def update_code(self, code: Any) -> dict[str, Any]:
@@ -101,8 +99,10 @@ class LambdaRuntime:
     """The local Lambda: start it, create functions, invoke them, close it.
 
     ``clock_speed`` scales platform timers (retry delays, backoff, reaping), never handler
-    time. ``limits`` holds the account's concurrency numbers (:class:`Limits`). Sandbox
-    options (``launch_mode``, ``limits_backend``, ``freeze`` ...) pass through to
+    time. With ``endpoint`` (the default) an HTTP endpoint starts on ``host``:``port`` (0: any
+    free port): the Lambda API for boto3 and the AWS CLI, every other service by the embedded
+    moto; handlers get it as AWS_ENDPOINT_URL. ``limits`` holds the account's concurrency
+    numbers (:class:`Limits`). Sandbox options (``launch_mode``, ``limits_backend``, ``freeze`` ...) pass through to
     :class:`~kernel_runtime.sandbox.Sandbox`.
     """
 
@@ -115,6 +115,9 @@ class LambdaRuntime:
         region: str = "us-east-1",
         account_id: str = "123456789012",
         limits_backend: str = "auto",
+        endpoint: bool = True,
+        host: str = "127.0.0.1",
+        port: int = 0,
         **sandbox_options: Any,
     ) -> None:
         self._owns_home = home is None
@@ -133,11 +136,36 @@ class LambdaRuntime:
             account_id=account_id,
         )
         self._closed = False
+        self.server: Any = None
+        if endpoint:
+            from .api import EdgeApp, EdgeServer
+
+            try:
+                self.server = EdgeServer(EdgeApp(self.service), host=host, port=port)
+                self.server.start()
+            except BaseException:
+                self.close()
+                raise
+            self.service.connect_endpoint(self.server.url)
+
+    @property
+    def endpoint_url(self) -> str | None:
+        """The AWS endpoint (Lambda here, every other service by the embedded moto)."""
+        return self.server.url if self.server is not None else None
+
+    def client(self, service_name: str, **kwargs: Any) -> Any:
+        """A boto3 client for ``service_name`` pointed at this runtime's endpoint."""
+        import boto3
+
+        if self.endpoint_url is None:
+            raise RuntimeError("this runtime was started with endpoint=False")
+        kwargs.setdefault("region_name", self.service.region)
+        kwargs.setdefault("aws_access_key_id", "testing")
+        kwargs.setdefault("aws_secret_access_key", "testing")
+        return boto3.client(service_name, endpoint_url=self.endpoint_url, **kwargs)
 
     # -- functions ------------------------------------------------------------------------------
-    def create_function(
-        self, name: str, handler: str, code: Any, **config: Any
-    ) -> Function:
+    def create_function(self, name: str, handler: str, code: Any, **config: Any) -> Function:
         """CreateFunction. ``code``: a directory (Path), zip bytes, or inline source (str, or a
         mapping of file names to source); ``config`` in snake_case (memory_size, timeout,
         environment, layers, publish ...)."""
@@ -160,8 +188,10 @@ class LambdaRuntime:
     ) -> InvokeResult:
         """The Invoke API. ``event`` as bytes is the raw JSON document; anything else is the
         event itself and is JSON-encoded."""
-        payload = event if isinstance(event, (bytes, bytearray)) else (
-            b"" if event is None else json.dumps(event).encode()
+        payload = (
+            event
+            if isinstance(event, (bytes, bytearray))
+            else (b"" if event is None else json.dumps(event).encode())
         )
         return self.service.invoke(
             function_name,
@@ -179,6 +209,8 @@ class LambdaRuntime:
         if self._closed:
             return
         self._closed = True
+        if self.server is not None:
+            self.server.stop()
         self.service.close()
         self.sandbox.close()
         self.clock.close()

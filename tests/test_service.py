@@ -208,3 +208,23 @@ def handler(event, context):
     dead = [a["RequestID"]["StringValue"] for t, _, a, k in recorder.sent if t == dlq]
     assert sorted(dead) == sorted(rid for rid, k in ids.items() if k != "ok")
     assert all(lab.service.async_invoker.outcome(rid).attempts == 2 for rid in dead)
+
+
+def test_handlers_reach_aws_services_through_the_endpoint(lab: LambdaRuntime) -> None:
+    """Plain boto3 in a handler, no endpoint or credential code: S3 and SQS via the endpoint."""
+    s3 = lab.client("s3")
+    s3.create_bucket(Bucket="lab-bucket")
+    lab.create_function("writer", "app.handler", """
+import boto3, os
+def handler(event, context):
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket="lab-bucket", Key=event["key"], Body=b"from a handler")
+    return {"endpoint": os.environ["AWS_ENDPOINT_URL"],
+            "keys": [o["Key"] for o in s3.list_objects_v2(Bucket="lab-bucket")["Contents"]]}
+""", timeout=30, memory_size=512)
+    out = lab.invoke("writer", {"key": "hello.txt"}).invocation
+    assert out.function_error is None, out.log
+    assert out.result == {"endpoint": lab.endpoint_url, "keys": ["hello.txt"]}
+    assert s3.get_object(Bucket="lab-bucket", Key="hello.txt")["Body"].read() == b"from a handler"
+    lam = lab.client("lambda")
+    assert "writer" in [f["FunctionName"] for f in lam.list_functions()["Functions"]]

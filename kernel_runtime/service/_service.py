@@ -26,13 +26,19 @@ from ..invocation import Invocation
 from ..sandbox import Sandbox
 from . import _policy as policy
 from ._async import AsyncEvent, AsyncInvoker, AttemptResult, EventInvokeConfig
-from ._destinations import Deliverer, DeliveryError
+from ._destinations import Boto3Deliverer, Deliverer, DeliveryError
 from ._pools import EnvironmentPools
 from ._registry import Registry, ResolvedTarget
 
 __all__ = ["INVOCATION_TYPES", "InvokeResult", "LambdaService"]
 
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
+#: What handlers get as their execution role's credentials (the embedded services accept any).
+EXECUTION_ROLE = {
+    "AWS_ACCESS_KEY_ID": "ASIALAMBDALABEXAMPLE",
+    "AWS_SECRET_ACCESS_KEY": "lambda-lab-execution-role-secret",
+    "AWS_SESSION_TOKEN": "lambda-lab-execution-role-session",
+}
 CLIENT_CONTEXT_LIMIT = 3583
 
 
@@ -73,6 +79,7 @@ class LambdaService:
         on_metric: Callable[[str, str, float], None] | None = None,
     ) -> None:
         self.clock = clock
+        self.endpoint_url: str | None = None
         self.region = region
         self.account_id = account_id
         self.registry = Registry(Path(root), region=region, account_id=account_id)
@@ -85,6 +92,19 @@ class LambdaService:
         self._reaper_stop = threading.Event()
         self.registry.on_change(self._on_registry_change)
         self._schedule_reap()
+
+    # -- the AWS endpoint -------------------------------------------------------------------------
+    def connect_endpoint(self, url: str) -> None:
+        """Point functions and async destinations at the AWS endpoint ``url`` (ours, or a
+        LocalStack, or real AWS): handlers get AWS_ENDPOINT_URL and their execution role's
+        credentials, so plain boto3 code reaches it. Call before environments start."""
+        self.endpoint_url = url
+        self.pools.sandbox.extra_environment.update({"AWS_ENDPOINT_URL": url, **EXECUTION_ROLE})
+        self.deliverer = Boto3Deliverer(
+            url,
+            self.region,
+            invoke_lambda=lambda arn, body: self.invoke(arn, body, invocation_type="Event"),
+        )
 
     # -- Invoke ---------------------------------------------------------------------------------
     def invoke(
