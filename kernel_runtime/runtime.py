@@ -102,8 +102,8 @@ class LambdaRuntime:
     time. With ``endpoint`` (the default) an HTTP endpoint starts on ``host``:``port`` (0: any
     free port): the Lambda API for boto3 and the AWS CLI, every other service by the embedded
     moto; handlers get it as AWS_ENDPOINT_URL. ``limits`` holds the account's concurrency
-    numbers (:class:`Limits`). Sandbox options (``launch_mode``, ``limits_backend``, ``freeze`` ...) pass through to
-    :class:`~kernel_runtime.sandbox.Sandbox`.
+    numbers (:class:`Limits`). Sandbox options (``launch_mode``, ``limits_backend``,
+    ``freeze`` ...) pass through to :class:`~kernel_runtime.sandbox.Sandbox`.
     """
 
     def __init__(
