@@ -14,12 +14,10 @@ Exit codes: 0 success, 1 a function error (the payload is then the error object,
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import re
 import signal
 import sys
-import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -270,46 +268,31 @@ def _cmd_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """Serve until SIGINT/SIGTERM, then close the server, the service, the clock and the
-    sandbox (its zygote and every environment), in that order, so no process outlives us."""
-    from .api import EdgeApp, EdgeServer
-    from .clock import PlatformClock
-    from .service._destinations import Boto3Deliverer
-    from .service._service import LambdaService
+    """Serve until SIGINT/SIGTERM, then close the runtime (endpoint, service, clock, sandbox
+    with its zygote and every environment), so no process outlives us."""
+    from .runtime import LambdaRuntime
 
     stop = threading.Event()
     signals = (signal.SIGINT, signal.SIGTERM)
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in signals}
     try:
-        with contextlib.ExitStack() as stack:
-            if args.home is None:
-                home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lambda-lab-")))
-            else:
-                home = args.home
-                home.mkdir(parents=True, exist_ok=True)
-            sandbox = stack.enter_context(Sandbox(launch_mode=args.launch_mode, limits=args.limits))
-            clock = PlatformClock()
-            stack.callback(clock.close)
-            service = LambdaService(root=home / "registry", sandbox=sandbox, clock=clock)
-            stack.callback(service.close)
-            server = EdgeServer(EdgeApp(service), host=args.host, port=args.port)
-            try:
-                server.start()
-            except OSError as exc:
-                err.write(f"lambda-lab: error: cannot listen on {args.host}:{args.port}: {exc}\n")
-                return EXIT_USAGE
-            stack.callback(server.stop)
-            # async destinations (SQS, SNS, EventBridge, Lambda) go through our own endpoint
-            service.deliverer = Boto3Deliverer(
-                server.url,
-                service.region,
-                invoke_lambda=lambda arn, body: service.invoke(arn, body, invocation_type="Event"),
+        try:
+            runtime = LambdaRuntime(
+                home=args.home,
+                host=args.host,
+                port=args.port,
+                launch_mode=args.launch_mode,
+                limits_backend=args.limits,
             )
-            out.write(server.url + "\n")
+        except OSError as exc:
+            err.write(f"lambda-lab: error: cannot listen on {args.host}:{args.port}: {exc}\n")
+            return EXIT_USAGE
+        with runtime:
+            out.write(f"{runtime.endpoint_url}\n")
             out.flush()
             err.write(
-                f"lambda-lab: AWS endpoint at {server.url} (Lambda here, other services by "
-                "moto); Ctrl-C to stop\n"
+                f"lambda-lab: AWS endpoint at {runtime.endpoint_url} (Lambda here, other "
+                "services by moto); Ctrl-C to stop\n"
             )
             err.flush()
             while not stop.wait(0.5):
