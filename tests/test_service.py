@@ -214,14 +214,20 @@ def test_handlers_reach_aws_services_through_the_endpoint(lab: LambdaRuntime) ->
     """Plain boto3 in a handler, no endpoint or credential code: S3 and SQS via the endpoint."""
     s3 = lab.client("s3")
     s3.create_bucket(Bucket="lab-bucket")
-    lab.create_function("writer", "app.handler", """
+    lab.create_function(
+        "writer",
+        "app.handler",
+        """
 import boto3, os
 def handler(event, context):
     s3 = boto3.client("s3")
     s3.put_object(Bucket="lab-bucket", Key=event["key"], Body=b"from a handler")
     return {"endpoint": os.environ["AWS_ENDPOINT_URL"],
             "keys": [o["Key"] for o in s3.list_objects_v2(Bucket="lab-bucket")["Contents"]]}
-""", timeout=30, memory_size=512)
+""",
+        timeout=30,
+        memory_size=512,
+    )
     out = lab.invoke("writer", {"key": "hello.txt"}).invocation
     assert out.function_error is None, out.log
     assert out.result == {"endpoint": lab.endpoint_url, "keys": ["hello.txt"]}
