@@ -744,3 +744,20 @@ def test_tmp_total_is_bounded_by_ephemeral_storage(sandbox, fn) -> None:
     )
     written, err = env.invoke({}).result
     assert err == 27 and 512 <= written <= 768, written  # EFBIG once the total passed 512 MB
+
+
+def _uss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        return sum(int(line.split()[1]) for line in f if line.startswith("Private_"))
+
+
+def test_a_warm_environment_does_not_grow_per_request(sandbox, fn) -> None:
+    """Per-request state (the trace id variable among it) must not accumulate: glibc's setenv
+    would keep ~100 bytes of every value, forever."""
+    env = _env(sandbox, fn(OK))
+    for _ in range(300):
+        env.invoke({})
+    before = _uss_kib(env.pid)
+    for _ in range(4000):
+        env.invoke({})
+    assert _uss_kib(env.pid) - before < 160, "USS grew by more than 40 bytes a request"

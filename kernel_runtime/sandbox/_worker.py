@@ -467,12 +467,21 @@ def run(spec: dict[str, Any], started: float, gate: Callable[[], None] | None = 
         meta, payload = unpack_meta(body)
         request_id = meta[0]
         _current_request_id = request_id
-        os.environ["_X_AMZN_TRACE_ID"] = meta[3]
+        _set_trace_id(meta[3])
         kind_out, out = _invoke(handler_fn, meta, payload, request_id, log_format)
         _flush_std()
         _repair_std_fds()
         _current_request_id = ""
         send_frame(sock, kind_out, RSS.pack(_peak_rss()), out)
+
+
+def _set_trace_id(value: str) -> None:
+    """``os.environ["_X_AMZN_TRACE_ID"] = value`` without putenv: glibc's setenv keeps every
+    value it was ever given (about 100 bytes a request, forever), so a long-lived environment
+    would grow without bound. Python code (boto3, the X-Ray SDK) reads os.environ; only a
+    subprocess started with the inherited C environment sees the value set at init."""
+    environ: Any = os.environ
+    environ._data[environ.encodekey("_X_AMZN_TRACE_ID")] = environ.encodevalue(value)
 
 
 def _flush_std() -> None:
