@@ -10,9 +10,9 @@ without pulling in the supervisor's modules, which keeps it small and its forks 
 
 from __future__ import annotations
 
-import importlib as _importlib
 from typing import TYPE_CHECKING
-from typing import Any as _Any
+
+from ._lazy import lazy_exports
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from .config import FunctionConfig
@@ -75,15 +75,4 @@ __all__ = [
     "__version__",
 ]
 
-
-def __getattr__(name: str) -> _Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'kernel_runtime' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(__all__) | {n for n in globals() if n.startswith("_")})
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
