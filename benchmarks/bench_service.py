@@ -29,15 +29,13 @@ SLEEP2 = "import time\ndef handler(event, context):\n    time.sleep(2)\n    retu
 
 
 def _uss(pid: int) -> int:
-    total = 0
+    """Bytes private to the process (0 if it is gone)."""
+    import psutil
+
     try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith(("Private_Clean", "Private_Dirty")):
-                    total += int(line.split()[1])
-    except OSError:
+        return psutil.Process(pid).memory_full_info().uss
+    except psutil.NoSuchProcess:
         return 0
-    return total * 1024
 
 
 def bench_throughput(seconds: float = 3.0, callers: int = 2, memory_size: int = 1769) -> dict:

@@ -86,22 +86,11 @@ def summarize(samples_ns) -> dict:
 
 
 def uss_mib(pid: int) -> dict:
-    """{"uss_mib", "rss_mib"} of a process: psutil if present, else smaps_rollup."""
-    try:
-        import psutil
+    """{"uss_mib", "rss_mib"} of a process (psutil: USS = pages private to the process)."""
+    import psutil
 
-        info = psutil.Process(pid).memory_full_info()
-        return {"uss_mib": round(info.uss / 2**20, 2), "rss_mib": round(info.rss / 2**20, 2)}
-    except ImportError:
-        pass
-    fields = {}
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) >= 2 and parts[0].endswith(":") and parts[1].isdigit():
-                fields[parts[0][:-1]] = int(parts[1])  # kB
-    uss = fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)
-    return {"uss_mib": round(uss / 1024, 2), "rss_mib": round(fields.get("Rss", 0) / 1024, 2)}
+    info = psutil.Process(pid).memory_full_info()
+    return {"uss_mib": round(info.uss / 2**20, 2), "rss_mib": round(info.rss / 2**20, 2)}
 
 
 def _require(module: str, hint: str):

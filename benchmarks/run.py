@@ -363,21 +363,11 @@ def bench_warm(
 
 # ----------------------------------------------------------------------------- memory
 def _uss_bytes(pid: int) -> tuple[int, int]:
-    """(USS, RSS) in bytes: psutil, else /proc/PID/smaps_rollup Private_* / Rss."""
-    try:
-        import psutil
+    """(USS, RSS) in bytes."""
+    import psutil
 
-        info = psutil.Process(pid).memory_full_info()
-        return info.uss, info.rss
-    except ImportError:
-        pass
-    fields = {}
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) >= 2 and parts[0].endswith(":") and parts[1].isdigit():
-                fields[parts[0][:-1]] = int(parts[1]) * 1024
-    return (fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0), fields.get("Rss", 0))
+    info = psutil.Process(pid).memory_full_info()
+    return info.uss, info.rss
 
 
 def bench_memory(code: _Code, n_envs: int, invokes: int) -> list[dict]:
