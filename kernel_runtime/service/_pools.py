@@ -18,6 +18,7 @@ from ..config import FunctionConfig
 from ..errors import InvalidParameterValueException, TooManyRequestsException
 from ..invocation import Invocation
 from ..sandbox import ExecutionEnvironment, Sandbox, State
+from ..sandbox._sandbox import shutdown_all
 from . import _policy as policy
 
 __all__ = ["EnvironmentPools", "PoolStats", "ProvisionedStatus"]
@@ -378,5 +379,4 @@ class EnvironmentPools:
             self._envs.clear()
             self._owner.clear()
             self._provisioned.clear()
-        for env in envs:
-            env.shutdown()
+        shutdown_all(envs)
