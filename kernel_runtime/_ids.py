@@ -5,7 +5,13 @@ from __future__ import annotations
 import os
 import time
 
-__all__ = ["environment_id", "log_stream_name", "new_trace_header", "request_id"]
+__all__ = [
+    "environment_id",
+    "log_stream_name",
+    "new_trace_header",
+    "request_and_trace",
+    "request_id",
+]
 
 
 def request_id() -> str:
@@ -27,6 +33,16 @@ def log_stream_name(version: str, env_id: str, now: float | None = None) -> str:
     """``YYYY/MM/DD/[<version>]<32 hex>``: one stream per execution environment."""
     day = time.strftime("%Y/%m/%d", time.gmtime(time.time() if now is None else now))
     return f"{day}/[{version}]{env_id}"
+
+
+def request_and_trace(sampled: bool = False) -> tuple[str, str]:
+    """A request id and a new X-Ray trace header from one ``urandom`` call (the invoke path
+    makes both for every request)."""
+    x = os.urandom(36).hex()
+    v = "89ab"[int(x[16], 16) & 3]
+    rid = f"{x[:8]}-{x[8:12]}-4{x[13:16]}-{v}{x[17:20]}-{x[20:32]}"
+    root = f"1-{int(time.time()):08x}-{x[32:56]}"
+    return rid, f"Root={root};Parent={x[56:]};Sampled={1 if sampled else 0}"
 
 
 def new_trace_header(sampled: bool = False, now: float | None = None) -> str:

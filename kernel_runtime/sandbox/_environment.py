@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._ids import environment_id, log_stream_name, new_trace_header, request_id
+from .._ids import environment_id, log_stream_name, request_and_trace
 from ..config import FunctionConfig
 from ..errors import (
     InvalidRequestContentException,
@@ -139,8 +139,9 @@ class ExecutionEnvironment:
         t = time.time() if t is None else t
         self.state = state
         self.transitions.append((t, state))  # State is a str: compares equal to "READY"
-        for listener in self.listeners:
-            listener(self, state, t)
+        if self.listeners:
+            for listener in self.listeners:
+                listener(self, state, t)
 
     def _build_spec(self) -> dict[str, Any]:
         cfg = self.config
@@ -351,13 +352,14 @@ class ExecutionEnvironment:
                 raise ResourceConflictException(
                     f"Execution environment {self.environment_id} is {self.state.value}"
                 )
+            rid, trace = request_and_trace()
             return self._invoke_locked(
                 bytes(payload),
                 client_context,
                 identity,
-                trace_header,
+                trace_header or trace,
                 invoked_function_arn,
-                request_id_ or request_id(),
+                request_id_ or rid,
             )
 
     def _invoke_locked(
@@ -374,7 +376,7 @@ class ExecutionEnvironment:
         t0 = time.perf_counter()
         timeout_s = cfg.timeout
         deadline = time.monotonic() + timeout_s
-        trace = trace_header or new_trace_header()
+        trace = trace_header
         cold = self._pending_init_ms is not None
         init_ms = self._pending_init_ms
         self._pending_init_ms = None
@@ -396,10 +398,10 @@ class ExecutionEnvironment:
                 deadline = time.monotonic() + timeout_s
         elif self.state == State.FROZEN:
             self.sandbox.backend.thaw(self._group, self.pid or 0)
-        self._record(State.BUSY)
+        self._record(State.BUSY, started_at)
         head = self._pending_log + self._platform.start(rid, cfg.version)
         self._pending_log = ""
-        deadline_ms = int((time.time() + (deadline - time.monotonic())) * 1000)
+        deadline_ms = int((started_at + timeout_s) * 1000)
         meta_b = P.pack_meta(
             rid, deadline_ms, invoked_arn or cfg.function_arn, trace, client_context, identity
         )

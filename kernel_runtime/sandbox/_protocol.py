@@ -74,10 +74,12 @@ def unpack_meta(body: bytes) -> tuple[list[str], bytes]:
 def send_frame(sock: socket.socket, kind: int, *parts: bytes) -> None:
     """One ``sendmsg`` for the usual small frame; finishes with ``sendall`` if a signal (the
     CPU duty cycler's SIGSTOP, say) cut a large one short."""
-    buffers = [HEADER.pack(sum(len(p) for p in parts), kind), *parts]
-    total = sum(len(b) for b in buffers)
+    size = 0
+    for part in parts:
+        size += len(part)
+    buffers = [HEADER.pack(size, kind), *parts]
     sent = sock.sendmsg(buffers)
-    if sent < total:
+    if sent < size + HEADER.size:
         sock.sendall(b"".join(buffers)[sent:])
 
 
