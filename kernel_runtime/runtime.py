@@ -7,7 +7,6 @@ LambdaService` underneath.
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -188,11 +187,7 @@ class LambdaRuntime:
     ) -> InvokeResult:
         """The Invoke API. ``event`` as bytes is the raw JSON document; anything else is the
         event itself and is JSON-encoded."""
-        payload = (
-            event
-            if isinstance(event, (bytes, bytearray))
-            else (b"" if event is None else json.dumps(event).encode())
-        )
+        payload = b"" if event is None else event  # encoded once, where it is sent
         return self.service.invoke(
             function_name,
             payload,

@@ -64,8 +64,10 @@ def test_invocation_types_and_log_tail(lab: LambdaRuntime) -> None:
     assert queued.status_code == 202 and queued.payload == b""
     assert lab.service.async_invoker.wait_idle(10)
     assert lab.service.async_invoker.outcome(queued.request_id).state == "succeeded"
+    warm = lab.service.pools.environments("types")
     with pytest.raises(InvalidRequestContentException):
         lab.invoke("types", b"{not json")
+    assert lab.service.pools.environments("types") == warm  # refused before any environment
     context = base64.b64encode(json.dumps({"custom": {"k": "v"}}).encode()).decode()
     assert lab.invoke("types", {}, client_context=context).status_code == 200
 

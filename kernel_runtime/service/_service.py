@@ -110,14 +110,18 @@ class LambdaService:
     def invoke(
         self,
         function_name: str,
-        payload: bytes | str = b"",
+        payload: Any = b"",
         *,
         qualifier: str | None = None,
         invocation_type: str = "RequestResponse",
         log_type: str = "None",
         client_context: str | None = None,
     ) -> InvokeResult:
-        """The Invoke API: RequestResponse (200), Event (202) or DryRun (204)."""
+        """The Invoke API: RequestResponse (200), Event (202) or DryRun (204).
+
+        ``payload`` as bytes is the request body (a JSON document, checked); any other value
+        is the event itself, JSON-encoded once, where it is sent.
+        """
         if invocation_type not in INVOCATION_TYPES:
             raise InvalidParameterValueException(
                 f"1 validation error detected: Value '{invocation_type}' at 'invocationType' "
@@ -129,13 +133,15 @@ class LambdaService:
                 f"1 validation error detected: Value '{log_type}' at 'logType' failed to "
                 "satisfy constraint: Member must satisfy enum value set: [None, Tail]"
             )
-        body = payload.encode() if isinstance(payload, str) else bytes(payload)
+        raw = isinstance(payload, (bytes, bytearray, memoryview))
+        body = bytes(payload) if raw else payload
         target = self.registry.resolve(function_name, qualifier)
+        if raw and invocation_type != "DryRun":
+            _check_json(body)  # before admission: a bad body must not cost an environment
         if invocation_type == "DryRun":
             return InvokeResult(204, b"", None, None, target.version, request_id())
         if invocation_type == "Event":
-            _check_json(body)  # a synchronous payload is checked by the environment itself
-            return self._invoke_async(target, body)
+            return self._invoke_async(target, body if raw else json.dumps(body).encode())
         context = _client_context(client_context)
         version, config = target.pick(self._random.random())
         inv = self.pools.invoke(
