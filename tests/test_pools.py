@@ -170,3 +170,19 @@ def test_a_crashed_environment_is_reinitialised_in_place(sandbox, tmp_path) -> N
         assert pools.concurrency("crashy") == 0
     finally:
         pools.close()
+
+
+def test_a_refused_request_leaves_its_environment_warm(sandbox, tmp_path) -> None:
+    from kernel_runtime import InvalidRequestContentException
+
+    cfg = write_function(tmp_path / "a", SLEEPY, name="refused")
+    pools = EnvironmentPools(sandbox)
+    try:
+        first = pools.invoke(cfg, {})
+        with pytest.raises(InvalidRequestContentException):
+            pools.invoke(cfg, b"{not json")
+        again = pools.invoke(cfg, {})
+        assert not again.cold_start and again.environment_id == first.environment_id
+        assert pools.concurrency("refused") == 0
+    finally:
+        pools.close()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import FunctionConfig
-from ..errors import InvalidParameterValueException, TooManyRequestsException
+from ..errors import InvalidParameterValueException, LambdaError, TooManyRequestsException
 from ..invocation import Invocation
 from ..sandbox import ExecutionEnvironment, Sandbox, State
 from ..sandbox._sandbox import shutdown_all
@@ -158,15 +158,24 @@ class EnvironmentPools:
             else:
                 env = self._envs[decision.env]  # type: ignore[index]
             inv = env.invoke(payload, **invoke_kwargs)
+        except LambdaError as exc:
+            if env is not None and exc.status < 500 and env.state is not State.DEAD:
+                # refused before it ran (payload too large, not JSON): the environment is
+                # fine and goes back to idle
+                with self._lock:
+                    policy.release(
+                        self._state,
+                        function,
+                        pool,
+                        self._now(),
+                        provisioned=provisioned,
+                        env=env.environment_id,
+                    )
+            else:
+                self._lose(function, pool, provisioned, env)
+            raise
         except BaseException:
-            with self._lock:
-                policy.environment_lost(
-                    self._state, function, pool, provisioned=provisioned, busy=True
-                )
-                if env is not None:
-                    self._forget(env.environment_id)
-            if env is not None:
-                env.shutdown()
+            self._lose(function, pool, provisioned, env)
             raise
         latency = (time.perf_counter() - started) * 1000
         with self._lock:
@@ -204,6 +213,21 @@ class EnvironmentPools:
         if shut:
             env.shutdown()
         return inv
+
+    def _lose(
+        self,
+        function: Hashable,
+        pool: Hashable,
+        provisioned: bool,
+        env: ExecutionEnvironment | None,
+    ) -> None:
+        """The request failed in the platform: its environment is not to be trusted again."""
+        with self._lock:
+            policy.environment_lost(self._state, function, pool, provisioned=provisioned, busy=True)
+            if env is not None:
+                self._forget(env.environment_id)
+        if env is not None:
+            env.shutdown()
 
     def _forget(self, env_id: str) -> None:
         self._envs.pop(env_id, None)
