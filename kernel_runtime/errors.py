@@ -12,7 +12,9 @@ The tree::
     ├── InvalidRequestContentException      (400) the payload is not JSON
     ├── RequestTooLargeException            (413) payload above the invoke limit
     ├── ResourceNotFoundException           (404)
+    │   └── ProvisionedConcurrencyConfigNotFoundException
     ├── ResourceConflictException           (409) e.g. invoking a shut-down environment
+    ├── PreconditionFailedException         (412) a stale RevisionId
     ├── TooManyRequestsException            (429) throttled
     └── ServiceException                    (500) the platform itself failed
         └── SandboxUnavailable              the zygote or the limits backend is gone
@@ -24,6 +26,8 @@ __all__ = [
     "InvalidParameterValueException",
     "InvalidRequestContentException",
     "LambdaError",
+    "PreconditionFailedException",
+    "ProvisionedConcurrencyConfigNotFoundException",
     "RequestTooLargeException",
     "ResourceConflictException",
     "ResourceNotFoundException",
@@ -66,6 +70,16 @@ class RequestTooLargeException(LambdaError):
 class ResourceNotFoundException(LambdaError):
     code = "ResourceNotFoundException"
     status = 404
+
+
+class ProvisionedConcurrencyConfigNotFoundException(ResourceNotFoundException):
+    code = "ProvisionedConcurrencyConfigNotFoundException"
+    status = 404
+
+
+class PreconditionFailedException(LambdaError):
+    code = "PreconditionFailedException"
+    status = 412
 
 
 class ResourceConflictException(LambdaError):

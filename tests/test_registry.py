@@ -18,6 +18,8 @@ import pytest
 
 from kernel_runtime.errors import (
     InvalidParameterValueException,
+    PreconditionFailedException,
+    ProvisionedConcurrencyConfigNotFoundException,
     RequestTooLargeException,
     ResourceConflictException,
     ResourceNotFoundException,
@@ -409,7 +411,9 @@ class TestUpdatesAndVersions:
 
     def test_update_code_revision_check(self, reg: Registry) -> None:
         create(reg)
-        with pytest.raises(ResourceConflictException, match="Revision Id provided does not match"):
+        with pytest.raises(PreconditionFailedException, match="Revision Id provided"):
+            PreconditionFailedException, match="Revision Id provided does not match"
+        ):
             reg.update_function_code("fn", SRC, revision_id="stale")
 
     def test_update_code_rejects_qualified_name(self, reg: Registry) -> None:
@@ -430,7 +434,7 @@ class TestUpdatesAndVersions:
         assert after["Environment"] == {"Variables": {"AB": "1"}}
         assert after["RevisionId"] != before["RevisionId"]
         assert after["CodeSha256"] == before["CodeSha256"]
-        with pytest.raises(ResourceConflictException):
+        with pytest.raises(PreconditionFailedException):
             reg.update_function_configuration("fn", timeout=5, revision_id=before["RevisionId"])
         ok = reg.update_function_configuration("fn", timeout=5, revision_id=after["RevisionId"])
         assert ok["Timeout"] == 5
@@ -490,7 +494,7 @@ class TestUpdatesAndVersions:
         cfg = create(reg)
         with pytest.raises(InvalidParameterValueException, match="CodeSHA256"):
             reg.publish_version("fn", code_sha256="abc")
-        with pytest.raises(ResourceConflictException):
+        with pytest.raises(PreconditionFailedException):
             reg.publish_version("fn", revision_id="stale")
         assert reg.publish_version("fn", code_sha256=cfg["CodeSha256"])["Version"] == "1"
 
@@ -591,7 +595,7 @@ class TestAliases:
         updated = reg.update_alias("fn", "live", function_version="2")
         assert updated["FunctionVersion"] == "2" and updated["Description"] == "prod"
         assert updated["RevisionId"] != alias["RevisionId"]
-        with pytest.raises(ResourceConflictException):
+        with pytest.raises(PreconditionFailedException):
             reg.update_alias("fn", "live", description="x", revision_id=alias["RevisionId"])
         reg.create_alias("fn", "beta", "$LATEST")
         assert [a["Name"] for a in reg.list_aliases("fn")["Aliases"]] == ["beta", "live"]
@@ -938,7 +942,9 @@ class TestConcurrency:
         listed = reg.list_provisioned_concurrency_configs("fn")["ProvisionedConcurrencyConfigs"]
         assert [c["FunctionArn"] for c in listed] == [ARN + "fn:2", ARN + "fn:live"]
         reg.delete_provisioned_concurrency_config("fn", "live")
-        with pytest.raises(ResourceNotFoundException, match="No Provisioned Concurrency Config"):
+        with pytest.raises(
+            ProvisionedConcurrencyConfigNotFoundException, match="No Provisioned Concurrency Config"
+        ):
             reg.get_provisioned_concurrency_config("fn", "live")
 
     def test_provisioned_targets(self, versions: Registry) -> None:
@@ -1059,7 +1065,7 @@ class TestPolicy:
             "The statement id (acct) provided already exists. Please provide a new statement "
             "id, or remove the existing statement."
         )
-        with pytest.raises(ResourceConflictException):
+        with pytest.raises(PreconditionFailedException):
             reg.remove_permission("fn", "acct", revision_id="stale")
         reg.remove_permission("fn", "acct", revision_id=policy["RevisionId"])
         with pytest.raises(ResourceNotFoundException, match="is not found in resource policy"):

@@ -15,17 +15,6 @@ __all__ = ["ApiError", "error_response"]
 
 Response = tuple[int, list[tuple[str, str]], bytes]
 
-# The registry raises the nearest base class for two codes the API spells differently; the
-# edge answers with the code boto3 models, recognised by the registry's fixed messages.
-_RENAMED = (
-    ("The Revision Id provided does not match", "PreconditionFailedException", 412),
-    (
-        "No Provisioned Concurrency Config found",
-        "ProvisionedConcurrencyConfigNotFoundException",
-        404,
-    ),
-)
-
 
 class ApiError(Exception):
     """An error raised by the edge itself (routing, request parsing), not by the service."""
@@ -40,10 +29,6 @@ class ApiError(Exception):
 def error_response(exc: LambdaError | ApiError, request_id: str) -> Response:
     """Status, headers and JSON body for an error, as the Lambda API writes them."""
     code, status, message = exc.code, exc.status, exc.message
-    for prefix, renamed, renamed_status in _RENAMED:
-        if message.startswith(prefix):
-            code, status = renamed, renamed_status
-            break
     body: dict[str, str] = {
         "Type": "User" if status < 500 else "Service",
         "Message": message,

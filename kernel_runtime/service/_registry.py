@@ -39,6 +39,8 @@ from typing import Any
 from ..config import MAX_LAYERS, FunctionConfig
 from ..errors import (
     InvalidParameterValueException,
+    PreconditionFailedException,
+    ProvisionedConcurrencyConfigNotFoundException,
     RequestTooLargeException,
     ResourceConflictException,
     ResourceNotFoundException,
@@ -1078,7 +1080,7 @@ class Registry:
 
     def _check_revision(self, current: str, revision_id: str | None) -> None:
         if revision_id is not None and revision_id != current:
-            raise ResourceConflictException(_PRECONDITION)  # PreconditionFailedException (412)
+            raise PreconditionFailedException(_PRECONDITION)
 
     def update_function_code(
         self,
@@ -1817,7 +1819,7 @@ class Registry:
             raise _constraint(None, "qualifier", "Member must not be null")
         if qualifier not in fn.provisioned:
             self._lookup(fn, qualifier)  # an unknown version/alias is "Function not found"
-            raise ResourceNotFoundException(  # ProvisionedConcurrencyConfigNotFoundException
+            raise ProvisionedConcurrencyConfigNotFoundException(
                 "No Provisioned Concurrency Config found for this function"
             )
         return qualifier
