@@ -412,8 +412,6 @@ class TestUpdatesAndVersions:
     def test_update_code_revision_check(self, reg: Registry) -> None:
         create(reg)
         with pytest.raises(PreconditionFailedException, match="Revision Id provided"):
-            PreconditionFailedException, match="Revision Id provided does not match"
-        ):
             reg.update_function_code("fn", SRC, revision_id="stale")
 
     def test_update_code_rejects_qualified_name(self, reg: Registry) -> None:
