@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from .invocation import Invocation
     from .runtime import Function, LambdaRuntime
     from .sandbox import ExecutionEnvironment, Sandbox, State
+    from .service._policy import Limits
     from .service._service import InvokeResult
 
 __version__ = "0.1.0"
@@ -43,6 +44,7 @@ _EXPORTS = {
     "Invocation": ".invocation",
     "InvokeResult": ".service._service",
     "LambdaRuntime": ".runtime",
+    "Limits": ".service._policy",
     "LambdaError": ".errors",
     "RequestTooLargeException": ".errors",
     "ResourceConflictException": ".errors",
@@ -64,6 +66,7 @@ __all__ = [
     "InvokeResult",
     "LambdaError",
     "LambdaRuntime",
+    "Limits",
     "RequestTooLargeException",
     "ResourceConflictException",
     "ResourceNotFoundException",
