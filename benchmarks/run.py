@@ -44,10 +44,14 @@ _HERE = Path(__file__).resolve().parent
 if str(_HERE.parent) not in sys.path:  # run as a script from anywhere: find kernel_runtime
     sys.path.insert(0, str(_HERE.parent))
 try:  # works both as ``benchmarks.run`` and as a script / sys.path entry
+    from . import bench_edge, bench_service, bench_simulate
     from . import peers as _peers
 except ImportError:  # pragma: no cover - depends on how we were imported
     if str(_HERE) not in sys.path:
         sys.path.insert(0, str(_HERE))
+    import bench_edge
+    import bench_service
+    import bench_simulate
     import peers as _peers
 
 from kernel_runtime import FunctionConfig, Sandbox  # noqa: E402
@@ -89,6 +93,9 @@ class Params:
     tput_seconds: float = 1.5  # per throughput round (3 rounds)
     peers_cold: int = 20
     peers_warm: int = 500
+    burst_n: int = 1000  # environments in the 0 -> N burst (issue 3's target is for 1,000)
+    edge_n: int = 500  # boto3 invokes per edge case
+    sim_scale: float = 1.0  # share of the simulated hour
 
 
 DEFAULT = Params()
@@ -103,6 +110,9 @@ QUICK = Params(
     tput_seconds=0.5,
     peers_cold=3,
     peers_warm=100,
+    burst_n=20,
+    edge_n=50,
+    sim_scale=0.02,
 )
 
 
@@ -508,6 +518,92 @@ def bench_peers(n_cold: int, n_warm: int) -> list[dict]:
 
 
 # ----------------------------------------------------------------------------- driver
+def bench_service_rows(params: Params) -> list[dict]:
+    """Issue 3's figures: service throughput, the 0 -> N burst, boto3 through the endpoint,
+    the simulator's hour; each from its own module, as rows of this table."""
+    from kernel_runtime.simulate import simulate
+
+    rows: list[dict] = []
+    group = "ours, service"
+    try:
+        tp = bench_service.bench_throughput(params.tput_seconds * 2)
+        rows.append(
+            _row(
+                group,
+                "sync throughput, LambdaRuntime.invoke, 2 callers, 1769 MB",
+                "inv/s",
+                {"p50": tp["throughput_per_s"], "n": 1},
+                target={"p50": (">=", 10_000.0)},
+            )
+        )
+        rows.append(
+            _row(
+                group,
+                "warm invoke through the service, 1 caller, 1769 MB",
+                "us",
+                {
+                    "p50": round(tp["single_p50_us"], 1),
+                    "p99": round(tp["single_p99_us"], 1),
+                    "n": 2000,
+                },
+            )
+        )
+    except Exception as e:
+        rows.append(_row(group, "sync throughput", "inv/s", error=_err(e)))
+    full = params.burst_n >= 1000
+    try:
+        b = bench_service.bench_burst(params.burst_n)
+        rows.append(
+            _row(
+                group,
+                f"burst 0 -> {b['n']} environments (2 s handler), wall",
+                "s",
+                {"p50": b["wall_s"], "n": b["n"]},
+                errors=b["errors"],
+                target={"p50": ("<=", 5.0)} if full else None,
+            )
+        )
+        rows.append(
+            _row(
+                group,
+                f"burst: total USS of the {b['environments']} environments",
+                "GiB",
+                {"p50": b["total_uss_gib"], "n": b["environments"]},
+                target={"p50": ("<=", 3.0)} if full else None,
+            )
+        )
+    except Exception as e:
+        rows.append(_row(group, "burst", "s", error=_err(e)))
+    try:
+        for r in bench_edge.bench_edge(params.edge_n, max(5, params.edge_n // 10)):
+            target = {"p50": ("<=", 3.0)} if r["case"].startswith("boto3 Invoke") else None
+            rows.append(
+                _row(
+                    "ours, endpoint",
+                    r["case"],
+                    "ms",
+                    {"p50": r["p50_ms"], "p99": r["p99_ms"], "n": r["n"]},
+                    target=target,
+                )
+            )
+    except Exception as e:
+        rows.append(_row("ours, endpoint", "boto3 Invoke", "ms", error=_err(e)))
+    name, target_s, kwargs = bench_simulate.cases(params.sim_scale)[0]
+    t0 = time.perf_counter()
+    simulate(**kwargs)
+    wall = time.perf_counter() - t0
+    rows.append(
+        _row(
+            "simulator",
+            name if params.sim_scale == 1 else f"{name} (scaled)",
+            "s",
+            {"p50": round(wall, 2), "n": 1},
+            target={"p50": ("<=", target_s)} if target_s else None,
+        )
+    )
+    return rows
+
+
 def run_all(params: Params = DEFAULT, *, peers: bool = True, progress=None) -> dict:
     """Every case; never raises for a failing case (its row carries "error")."""
     say = progress or (lambda _msg: None)
@@ -550,6 +646,8 @@ def run_all(params: Params = DEFAULT, *, peers: bool = True, progress=None) -> d
         for mem in (128, FULL_VCPU_MB):
             say(f"throughput, {mem} MB")
             rows.append(bench_throughput(code, params.tput_seconds, memory_size=mem))
+    say("the service, its endpoint and the simulator")
+    rows += bench_service_rows(params)
     if peers:
         say("peers")
         rows += bench_peers(params.peers_cold, params.peers_warm)

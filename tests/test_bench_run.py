@@ -35,6 +35,9 @@ TINY = run.Params(
     tput_seconds=0.1,
     peers_cold=1,
     peers_warm=5,
+    burst_n=3,
+    edge_n=10,
+    sim_scale=0.01,
 )
 
 
@@ -189,8 +192,9 @@ def test_run_all_table_and_json(monkeypatch):
     assert set(result["machine"]) >= {"cores", "kernel", "python"}
     assert result["backend"]
     rows = result["rows"]
-    # 2 cold groups x 3, 5 warm cases x 1-2 backends, memory x 2, throughput x 2
-    assert len(rows) in (6 + 5 + 2 + 2, 6 + 10 + 2 + 2)
+    # 2 cold groups x 3, 5 warm cases x 1-2 backends, memory x 2, throughput x 2,
+    # service x 4, endpoint x 4, simulator x 1
+    assert len(rows) in (6 + 5 + 2 + 2 + 9, 6 + 10 + 2 + 2 + 9)
     for r in rows:
         assert "error" not in r, (r["group"], r["case"], r.get("error"))
         assert r["p50"] is not None and r["p50"] > 0
