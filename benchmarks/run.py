@@ -597,7 +597,7 @@ def bench_service_rows(params: Params) -> list[dict]:
             "simulator",
             name if params.sim_scale == 1 else f"{name} (scaled)",
             "s",
-            {"p50": round(wall, 2), "n": 1},
+            {"p50": round(wall, 4), "n": 1},
             target={"p50": ("<=", target_s)} if target_s else None,
         )
     )
