@@ -54,7 +54,6 @@ test: venv kernel
 
 bench: venv
 	$(VPY) benchmarks/run.py $(BENCH_ARGS)
-	$(VPY) benchmarks/bench_service.py
 	$(VPY) benchmarks/bench_simulate.py
 
 clean:
