@@ -159,20 +159,14 @@ class EnvironmentPools:
                 env = self._envs[decision.env]  # type: ignore[index]
             inv = env.invoke(payload, **invoke_kwargs)
         except LambdaError as exc:
-            if env is not None and exc.status < 500 and env.state is not State.DEAD:
-                # refused before it ran (payload too large, not JSON): the environment is
-                # fine and goes back to idle
-                with self._lock:
-                    policy.release(
-                        self._state,
-                        function,
-                        pool,
-                        self._now(),
-                        provisioned=provisioned,
-                        env=env.environment_id,
-                    )
-            else:
+            if env is None or exc.status >= 500:
                 self._lose(function, pool, provisioned, env)
+                raise
+            # refused before it ran (payload too large, not JSON): the environment is fine
+            with self._lock:
+                shut = self._return(function, pool, provisioned, env)
+            if shut:
+                env.shutdown()
             raise
         except BaseException:
             self._lose(function, pool, provisioned, env)
@@ -187,32 +181,38 @@ class EnvironmentPools:
             elif self._state.functions[function].provisioned:
                 stats.spillover_invocations += 1
             concurrency = self._state.busy
-            env_id = env.environment_id
-            if env_id in self._retired or env.state is State.DEAD:
-                policy.environment_lost(
-                    self._state, function, pool, provisioned=provisioned, busy=True
-                )
-                self._forget(env_id)
-                shut = True
-            else:
-                shut = bool(
-                    policy.release(
-                        self._state,
-                        function,
-                        pool,
-                        self._now(),
-                        provisioned=provisioned,
-                        env=env_id,
-                    )
-                )
-                if shut:
-                    self._forget(env_id)
+            shut = self._return(function, pool, provisioned, env)
             self.series.invocation(
                 time.time(), inv.cold_start, latency, concurrency, len(self._envs)
             )
         if shut:
             env.shutdown()
         return inv
+
+    def _return(
+        self, function: Hashable, pool: Hashable, provisioned: bool, env: ExecutionEnvironment
+    ) -> bool:
+        """A request ended (under the lock): the environment goes back to idle, or is
+        forgotten when it is retired, dead or surplus provisioned; True = shut it down."""
+        env_id = env.environment_id
+        if env_id in self._retired or env.state is State.DEAD:
+            policy.environment_lost(self._state, function, pool, provisioned=provisioned, busy=True)
+            self._forget(env_id)
+            return True
+        surplus = policy.release(
+            self._state, function, pool, self._now(), provisioned=provisioned, env=env_id
+        )
+        if surplus:
+            self._forget(env_id)
+        return bool(surplus)
+
+    def _detach(self, refs: list[policy.EnvironmentRef]) -> list[ExecutionEnvironment]:
+        """Environments the policy gave up (under the lock): forgotten here, for the caller to
+        shut down outside the lock."""
+        doomed = [self._envs[r.env] for r in refs if r.env in self._envs]
+        for env in doomed:
+            self._forget(env.environment_id)
+        return doomed
 
     def _lose(
         self,
@@ -264,11 +264,8 @@ class EnvironmentPools:
             surplus = policy.set_provisioned(self._state, function, pool_key, provisioned)
             status = ProvisionedStatus(requested=provisioned)
             self._provisioned[(function, pool_key)] = status
-            doomed = [self._envs[r.env] for r in surplus if r.env in self._envs]
-            for env in doomed:
-                self._forget(env.environment_id)
-        for env in doomed:
-            env.shutdown()
+            doomed = self._detach(surplus)
+        shutdown_all(doomed)
         threading.Thread(
             target=self._fill_provisioned,
             args=(config, pool_key, status),
@@ -323,11 +320,8 @@ class EnvironmentPools:
         with self._lock:
             self._provisioned.pop((function, pool_key), None)
             surplus = policy.set_provisioned(self._state, function, pool_key, 0)
-            doomed = [self._envs[r.env] for r in surplus if r.env in self._envs]
-            for env in doomed:
-                self._forget(env.environment_id)
-        for env in doomed:
-            env.shutdown()
+            doomed = self._detach(surplus)
+        shutdown_all(doomed)
 
     # -- lifecycle --------------------------------------------------------------------------------
     def retire(self, function: Hashable, pool_key: Hashable | None = None) -> None:
@@ -345,8 +339,7 @@ class EnvironmentPools:
                     doomed.append(env)
                 else:
                     self._retired.add(env_id)
-        for env in doomed:
-            env.shutdown()
+        shutdown_all(doomed)
 
     def remove_function(self, function: Hashable) -> None:
         """The function was deleted: every idle environment goes, and its limits are freed."""
@@ -354,22 +347,15 @@ class EnvironmentPools:
             for key in [k for k in self._provisioned if k[0] == function]:
                 del self._provisioned[key]
             refs = policy.remove_function(self._state, function)
-            doomed = [self._envs[r.env] for r in refs if r.env in self._envs]
-            for env in doomed:
-                self._forget(env.environment_id)
+            doomed = self._detach(refs)
             self._stats.pop(function, None)
-        for env in doomed:
-            env.shutdown()
+        shutdown_all(doomed)
 
     def reap(self) -> int:
         """Shut down on-demand environments idle past the limit; returns how many."""
         with self._lock:
-            refs = policy.reap(self._state, self.limits, self._now())
-            doomed = [self._envs[r.env] for r in refs if r.env in self._envs]
-            for env in doomed:
-                self._forget(env.environment_id)
-        for env in doomed:
-            env.shutdown()
+            doomed = self._detach(policy.reap(self._state, self.limits, self._now()))
+        shutdown_all(doomed)
         return len(doomed)
 
     # -- views ------------------------------------------------------------------------------------
