@@ -90,6 +90,13 @@ class Clock(Protocol):
 class _TimerHeap:
     """Heap bookkeeping shared by both clocks; callers hold ``self._lock``."""
 
+    def _drop_timers(self) -> None:
+        """Mark every pending timer done (it never runs) and empty the heap; under the lock."""
+        for _, _, timer in self._heap:
+            timer._done = True
+            timer._clock = None
+        self._heap.clear()
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._heap: list[tuple[float, int, Timer]] = []
@@ -266,11 +273,8 @@ class PlatformClock(_TimerHeap):
     def close(self) -> None:
         """Stop the clock thread and drop pending timers (they never run). Idempotent."""
         with self._lock:
+            self._drop_timers()
             self._closed = True
-            for _, _, timer in self._heap:
-                timer._done = True
-                timer._clock = None
-            self._heap.clear()
             self._wake.notify_all()
             self._sleepers.notify_all()
             thread = self._thread
@@ -373,11 +377,8 @@ class ManualClock(_TimerHeap):
     def close(self) -> None:
         """Drop pending timers and release sleepers. Idempotent."""
         with self._lock:
+            self._drop_timers()
             self._closed = True
-            for _, _, timer in self._heap:
-                timer._done = True
-                timer._clock = None
-            self._heap.clear()
             self._moved.notify_all()
 
     def __enter__(self) -> ManualClock:

@@ -336,6 +336,16 @@ def _set_rlimit(which: int, value: int) -> None:
     resource.setrlimit(which, (value, value))
 
 
+def _join(procs_files: tuple[str, ...]) -> None:
+    """Move the calling process into each group: "0" names the writer, with all its threads."""
+    for path in procs_files:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, b"0")
+        finally:
+            os.close(fd)
+
+
 def _apply_rlimits(spec: LimitSpec, fallback: bool) -> None:
     _set_rlimit(resource.RLIMIT_NOFILE, spec.nofile)
     if spec.fsize_bytes is not None:
@@ -753,12 +763,7 @@ class CgroupV1Backend(_CgroupBackend):
         if procs is None:
             groups = self._env_groups(_check_name("env_id", env_id))
             procs = tuple(os.path.join(d, "cgroup.procs") for d in dict.fromkeys(groups.values()))
-        for path in procs:  # "0" = the writing process; moves all its threads
-            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-            try:
-                os.write(fd, b"0")
-            finally:
-                os.close(fd)
+        _join(procs)
         _apply_rlimits(spec, fallback=False)
 
     def freeze(self, env_id: str, pgid: int) -> None:
@@ -903,12 +908,7 @@ class CgroupV2Backend(_CgroupBackend):
             raise
 
     def enter(self, env_id: str, spec: LimitSpec) -> None:
-        path = os.path.join(self._base, self.rt_name, env_id, "cgroup.procs")
-        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-        try:
-            os.write(fd, b"0")
-        finally:
-            os.close(fd)
+        _join((os.path.join(self._base, self.rt_name, env_id, "cgroup.procs"),))
         _apply_rlimits(spec, fallback=False)
 
     def freeze(self, env_id: str, pgid: int) -> None:
