@@ -90,6 +90,10 @@ class LambdaService:
         )
         self._random = random.Random()
         self._reaper_stop = threading.Event()
+        #: Parts above the service that the Lambda API also answers for, attached by their
+        #: owner (the runtime): event source mappings and function URLs. Closed with it.
+        self.event_source_mappings: Any = None
+        self.function_urls: Any = None
         self.registry.on_change(self._on_registry_change)
         self._schedule_reap()
 
@@ -329,6 +333,9 @@ class LambdaService:
 
     def close(self) -> None:
         self._reaper_stop.set()
+        for part in (self.event_source_mappings, self.function_urls):
+            if part is not None:
+                part.close()
         self.async_invoker.close()
         self.pools.close()
 
