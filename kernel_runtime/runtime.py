@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from .aws import AwsServices
 from .clock import PlatformClock
 from .errors import ResourceNotFoundException
 from .invocation import Invocation
@@ -100,9 +101,11 @@ class LambdaRuntime:
     ``clock_speed`` scales platform timers (retry delays, backoff, reaping), never handler
     time. With ``endpoint`` (the default) an HTTP endpoint starts on ``host``:``port`` (0: any
     free port): the Lambda API for boto3 and the AWS CLI, every other service by the embedded
-    moto; handlers get it as AWS_ENDPOINT_URL. ``limits`` holds the account's concurrency
-    numbers (:class:`Limits`). Sandbox options (``launch_mode``, ``limits_backend``,
-    ``freeze`` ...) pass through to :class:`~kernel_runtime.sandbox.Sandbox`.
+    moto; handlers get it as AWS_ENDPOINT_URL. ``aws_endpoint_url`` points functions, pollers
+    and destinations at another AWS endpoint instead (a LocalStack, or real AWS). ``limits``
+    holds the account's concurrency numbers (:class:`Limits`). Sandbox options
+    (``launch_mode``, ``limits_backend``, ``freeze`` ...) pass through to
+    :class:`~kernel_runtime.sandbox.Sandbox`.
     """
 
     def __init__(
@@ -117,6 +120,7 @@ class LambdaRuntime:
         endpoint: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
+        aws_endpoint_url: str | None = None,
         **sandbox_options: Any,
     ) -> None:
         self._owns_home = home is None
@@ -136,32 +140,42 @@ class LambdaRuntime:
         )
         self._closed = False
         self.server: Any = None
-        if endpoint:
-            from .api import EdgeApp, EdgeServer
+        self.aws: AwsServices | None = None
+        try:
+            if endpoint:
+                from .api import EdgeApp, EdgeServer
 
-            try:
                 self.server = EdgeServer(EdgeApp(self.service), host=host, port=port)
                 self.server.start()
-            except BaseException:
-                self.close()
-                raise
-            self.service.connect_endpoint(self.server.url)
+            url = aws_endpoint_url or (self.server.url if self.server is not None else None)
+            if url is not None:
+                self.aws = AwsServices(
+                    self.service, self.clock, url, embedded=aws_endpoint_url is None
+                )
+        except BaseException:
+            self.close()
+            raise
 
     @property
     def endpoint_url(self) -> str | None:
-        """The AWS endpoint (Lambda here, every other service by the embedded moto)."""
+        """This runtime's edge endpoint (Lambda here, every other service by the embedded
+        moto); None with ``endpoint=False``."""
         return self.server.url if self.server is not None else None
 
     def client(self, service_name: str, **kwargs: Any) -> Any:
-        """A boto3 client for ``service_name`` pointed at this runtime's endpoint."""
+        """A boto3 client for ``service_name``: Lambda at this runtime's edge, every other
+        service at the AWS endpoint functions use (the embedded moto, or ``aws_endpoint_url``)."""
         import boto3
 
-        if self.endpoint_url is None:
+        url = self.endpoint_url
+        if service_name != "lambda" and self.aws is not None and not self.aws.embedded:
+            url = self.aws.endpoint_url
+        if url is None:
             raise RuntimeError("this runtime was started with endpoint=False")
         kwargs.setdefault("region_name", self.service.region)
         kwargs.setdefault("aws_access_key_id", "testing")
         kwargs.setdefault("aws_secret_access_key", "testing")
-        return boto3.client(service_name, endpoint_url=self.endpoint_url, **kwargs)
+        return boto3.client(service_name, endpoint_url=url, **kwargs)
 
     # -- functions ------------------------------------------------------------------------------
     def create_function(self, name: str, handler: str, code: Any, **config: Any) -> Function:
@@ -206,6 +220,8 @@ class LambdaRuntime:
         self._closed = True
         if self.server is not None:
             self.server.stop()
+        if self.aws is not None:
+            self.aws.close()
         self.service.close()
         self.sandbox.close()
         self.clock.close()

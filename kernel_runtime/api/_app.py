@@ -22,6 +22,12 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 HEALTH_PATH = "/_lab/health"
 _HEALTH_BODY = json.dumps({"status": "ok"}).encode()
+#: moto's control API is unauthenticated: through it handler code could wipe every service's
+#: state or switch IAM checks off. The edge does not serve it (the runtime calls moto in-process).
+_MOTO_API = "/moto-api"
+_MOTO_API_BODY = json.dumps(
+    {"message": "moto's control API is not served by the lambda-lab endpoint"}
+).encode()
 
 
 def signing_service(environ: dict[str, Any]) -> str | None:
@@ -77,9 +83,14 @@ class EdgeApp:
         if service == "lambda" or (service is None and is_lambda_path(path)):
             return self.lambda_api(environ, start_response)
         if service is None and path == HEALTH_PATH:
-            start_response(
-                "200 OK",
-                [("Content-Type", "application/json"), ("Content-Length", str(len(_HEALTH_BODY)))],
-            )
-            return [_HEALTH_BODY]
+            return _json(start_response, "200 OK", _HEALTH_BODY)
+        if path == _MOTO_API or path.startswith(_MOTO_API + "/"):
+            return _json(start_response, "403 Forbidden", _MOTO_API_BODY)
         return self.moto_app(environ, start_response)
+
+
+def _json(start_response: StartResponse, status: str, body: bytes) -> list[bytes]:
+    start_response(
+        status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    )
+    return [body]
