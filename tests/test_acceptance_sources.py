@@ -1,0 +1,120 @@
+"""Issue 4's acceptance: the three patterns a Lambda course teaches, end to end, with real boto3
+calls and real HTTP: an API backend, event processing, stream processing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import pytest
+
+from kernel_runtime import LambdaRuntime
+
+pytestmark = pytest.mark.timeout(180)
+
+T = TypeVar("T")
+
+
+def _eventually(probe: Callable[[], T | None], timeout: float = 20.0) -> T:
+    """Poll ``probe`` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[LambdaRuntime]:
+    with LambdaRuntime() as runtime:
+        yield runtime
+
+
+def _fn(lab: LambdaRuntime, name: str, source: str, **config: Any) -> str:
+    config.setdefault("memory_size", 1769)  # boto3's import at 128 MB's CPU share takes seconds
+    lab.create_function(name, "app.handler", source, **config)
+    return lab.service.registry.function_arn(name)
+
+
+# -- (2) event processing -------------------------------------------------------------------------
+THUMBNAIL = """
+import boto3
+from urllib.parse import unquote_plus
+
+s3 = boto3.client("s3")
+table = boto3.resource("dynamodb").Table("thumbs")
+
+def handler(event, context):
+    for record in event["Records"]:
+        bucket = record["s3"]["bucket"]["name"]
+        key = unquote_plus(record["s3"]["object"]["key"])
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        s3.put_object(Bucket=bucket, Key="thumbs/" + key, Body=body.upper())
+        table.put_item(Item={"id": key, "size": record["s3"]["object"]["size"]})
+"""
+
+AUDIT = """
+import boto3
+
+table = boto3.resource("dynamodb").Table("thumbs")
+
+def handler(event, context):
+    message = event["Records"][0]["Sns"]
+    table.put_item(Item={"id": context.function_name + ":" + message["MessageId"],
+                         "text": message["Message"]})
+"""
+
+
+def test_event_processing_s3_to_function_to_s3_and_dynamodb(lab: LambdaRuntime) -> None:
+    s3, ddb = lab.client("s3"), lab.client("dynamodb")
+    ddb.create_table(
+        TableName="thumbs",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    s3.create_bucket(Bucket="photos")
+    arn = _fn(lab, "thumbnail", THUMBNAIL)
+    s3.put_bucket_notification_configuration(
+        Bucket="photos",
+        NotificationConfiguration={
+            "LambdaFunctionConfigurations": [
+                {
+                    "LambdaFunctionArn": arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "in/"}]}},
+                }
+            ]
+        },
+    )
+    s3.put_object(Bucket="photos", Key="in/cat pic.txt", Body=b"meow")
+
+    def derived() -> bytes | None:
+        try:
+            return s3.get_object(Bucket="photos", Key="thumbs/in/cat pic.txt")["Body"].read()
+        except s3.exceptions.NoSuchKey:
+            return None
+
+    assert _eventually(derived) == b"MEOW"
+    item = ddb.get_item(TableName="thumbs", Key={"id": {"S": "in/cat pic.txt"}})["Item"]
+    assert item["size"] == {"N": "4"}
+    # the derived object is outside the prefix filter: no second invocation, no loop
+    time.sleep(0.3)
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="photos")["Contents"])
+    assert keys == ["in/cat pic.txt", "thumbs/in/cat pic.txt"]
+
+
+def test_event_processing_sns_fans_out_to_two_functions(lab: LambdaRuntime) -> None:
+    sns, ddb = lab.client("sns"), lab.client("dynamodb")
+    topic = sns.create_topic(Name="signups")["TopicArn"]
+    for name in ("welcome-mail", "audit-log"):
+        sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=_fn(lab, name, AUDIT))
+    message_id = sns.publish(TopicArn=topic, Message="ada@example.com")["MessageId"]
+    for name in ("welcome-mail", "audit-log"):
+        key = {"id": {"S": f"{name}:{message_id}"}}
+        item = _eventually(lambda key=key: ddb.get_item(TableName="thumbs", Key=key).get("Item"))
+        assert item["text"] == {"S": "ada@example.com"}
