@@ -245,6 +245,27 @@ def test_eventbridge_rule_routes_matching_events(
     assert len(copied) == 1  # the non-Lambda target still gets it through moto
 
 
+def test_eventbridge_patterns_beyond_moto_and_invalid_ones(
+    lab: LambdaRuntime, seen: str, recorders: list[str]
+) -> None:
+    events = lab.client("events")
+    pattern = {"source": ["uploads"], "detail": {"key": [{"suffix": ".png"}]}}
+    events.put_rule(Name="png", EventPattern=json.dumps(pattern))
+    events.put_targets(Rule="png", Targets=[{"Id": "a", "Arn": _arn(lab, "rec-a")}])
+    events.put_events(
+        Entries=[
+            {"Source": "uploads", "DetailType": "x", "Detail": json.dumps({"key": k})}
+            for k in ("a.png", "b.jpg")
+        ]
+    )
+    (got,) = _collect(lab, seen, 1)
+    assert got["event"]["detail"] == {"key": "a.png"}
+    with pytest.raises(ClientError) as info:
+        events.put_rule(Name="bad", EventPattern=json.dumps({"source": "not-an-array"}))
+    assert info.value.response["Error"]["Code"] == "InvalidEventPatternException"
+    assert "Event pattern is not valid. Reason:" in str(info.value)
+
+
 def test_schedule_fires_on_the_platform_clock(
     lab: LambdaRuntime, seen: str, recorders: list[str]
 ) -> None:

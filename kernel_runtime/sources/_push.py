@@ -56,6 +56,7 @@ HOOKED: tuple[tuple[str, str | None, str], ...] = (
     ("moto.events.models", "EventsBackend", "put_rule"),
     ("moto.events.models", None, "events_backends"),
     ("moto.events.exceptions", None, "ValidationException"),
+    ("moto.events.exceptions", None, "InvalidEventPatternException"),
     ("moto.events.utils", "EventTemplateParser", "parse"),
 )
 
@@ -296,7 +297,7 @@ def _install_events(models: Any) -> None:
         lambda_targets = [t for t in self.targets if _is_lambda(t.get("Arn", ""))]
         if not lambda_targets:
             return original_send(self, original_event, transform_input)
-        if not self.event_pattern.matches_event(original_event):
+        if not _rule_matches(self, original_event):
             return None
         _events_to_lambda(self, lambda_targets, original_event)
         others = [t for t in self.targets if not _is_lambda(t.get("Arn", ""))]
@@ -309,17 +310,23 @@ def _install_events(models: Any) -> None:
         return None
 
     def put_rule(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        from moto.events.exceptions import InvalidEventPatternException, ValidationException
+
+        from ._patterns import EventPattern, InvalidEventPattern
+        from ._schedule import InvalidScheduleExpression, ScheduleExpression
+
         expression = kwargs.get("scheduled_expression")
         parsed = None
         if expression:
-            from ._schedule import InvalidScheduleExpression, ScheduleExpression
-
             try:
                 parsed = ScheduleExpression.parse(expression)
             except InvalidScheduleExpression:
-                from moto.events.exceptions import ValidationException
-
                 raise ValidationException("Parameter ScheduleExpression is not valid.") from None
+        if kwargs.get("event_pattern"):
+            try:
+                EventPattern.parse(kwargs["event_pattern"])
+            except InvalidEventPattern as exc:
+                raise InvalidEventPatternException(exc.reason) from None
         rule = original_put_rule(self, name, *args, **kwargs)
         if parsed is not None:
             sink = _newest_sink(self.account_id, self.region_name)
@@ -329,6 +336,23 @@ def _install_events(models: Any) -> None:
 
     models.Rule.send_to_targets = send_to_targets
     models.EventsBackend.put_rule = put_rule
+
+
+_PATTERNS: dict[str, Any] = {}
+
+
+def _rule_matches(rule: Any, event: Any) -> bool:
+    """EventBridge's matching with our pattern engine (moto's lacks operators such as
+    ``suffix``, ``wildcard`` and ``$or``); compiled once per pattern text."""
+    raw = rule.event_pattern._raw_pattern
+    if not raw:
+        return True
+    pattern = _PATTERNS.get(raw)
+    if pattern is None:
+        from ._patterns import EventPattern
+
+        pattern = _PATTERNS[raw] = EventPattern.parse(raw)
+    return bool(pattern.matches(event))
 
 
 def _is_lambda(arn: str) -> bool:
