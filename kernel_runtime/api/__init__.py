@@ -13,13 +13,18 @@ from .._lazy import lazy_exports
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from ._app import EdgeApp
+    from ._gateway import HttpApi, RestApi
+    from ._lambda_urls import FunctionUrls
     from ._server import EdgeServer
 
 _EXPORTS = {
     "EdgeApp": "._app",
     "EdgeServer": "._server",
+    "FunctionUrls": "._lambda_urls",
+    "HttpApi": "._gateway",
+    "RestApi": "._gateway",
 }
 
-__all__ = ["EdgeApp", "EdgeServer"]
+__all__ = ["EdgeApp", "EdgeServer", "FunctionUrls", "HttpApi", "RestApi"]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -632,3 +632,5 @@ OPERATIONS = frozenset(op for op, _, _ in _ROUTES.values()) | {
     "GetLayerVersionByArn",
     "ListProvisionedConcurrencyConfigs",
 }
+
+from . import _lambda_urls  # noqa: E402,F401  (registers routes)
