@@ -12,7 +12,34 @@ from __future__ import annotations
 
 from .._lazy import lazy_exports
 
-_EXPORTS: dict[str, str] = {}
+_EXPORTS: dict[str, str] = {
+    "EVENT_SOURCES": "._events",
+    "EventField": "._events",
+    "EventSource": "._events",
+    "InvalidEventError": "._events",
+    "alb_event": "._events",
+    "api_gateway_http_event": "._events",
+    "api_gateway_rest_event": "._events",
+    "build_event": "._events",
+    "cloudwatch_logs_event": "._events",
+    "custom_event": "._events",
+    "dynamodb_event": "._events",
+    "dynamodb_record": "._events",
+    "encode_s3_key": "._events",
+    "eventbridge_event": "._events",
+    "from_dynamodb_json": "._events",
+    "function_url_event": "._events",
+    "kinesis_event": "._events",
+    "kinesis_record": "._events",
+    "s3_event": "._events",
+    "s3_record": "._events",
+    "scheduled_event": "._events",
+    "sns_event": "._events",
+    "sns_record": "._events",
+    "sqs_event": "._events",
+    "sqs_record": "._events",
+    "to_dynamodb_json": "._events",
+}
 
 __all__: list[str] = sorted(_EXPORTS)
 
