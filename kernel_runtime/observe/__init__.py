@@ -1,0 +1,18 @@
+"""Observability: the store (SQLite), logs, metrics, traces (X-Ray), alarms and cost.
+
+Private modules, one concern each: ``_store`` (the SQLite store and its batching writer),
+``_logs`` (log events from an invocation's log, Embedded Metric Format), ``_stats``
+(statistics over periods), ``_alarms`` (metric alarm evaluation), ``_cost`` (AWS list prices).
+Nothing here is on the invoke path except an append to the writer's queue. Names are imported
+lazily (PEP 562).
+"""
+
+from __future__ import annotations
+
+from .._lazy import lazy_exports
+
+_EXPORTS: dict[str, str] = {}
+
+__all__: list[str] = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
