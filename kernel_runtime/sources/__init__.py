@@ -15,8 +15,13 @@ from .._lazy import lazy_exports
 _EXPORTS: dict[str, str] = {
     "EVENT_SOURCES": "._events",
     "EventField": "._events",
+    "EventPattern": "._patterns",
     "EventSource": "._events",
+    "FilterCriteria": "._patterns",
     "InvalidEventError": "._events",
+    "InvalidEventPattern": "._patterns",
+    "InvalidScheduleExpression": "._schedule",
+    "ScheduleExpression": "._schedule",
     "alb_event": "._events",
     "api_gateway_http_event": "._events",
     "api_gateway_rest_event": "._events",
