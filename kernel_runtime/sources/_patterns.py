@@ -591,7 +591,7 @@ class EventPattern:
 
     def matches(self, event: Mapping[str, Any]) -> bool:
         """Whether ``event`` (parsed JSON: dicts, lists, str, int, float, bool, None) matches."""
-        return _match_fields(self._root, event, None)
+        return _match_node(self._root, event)
 
     def _matches_guarded(self, event: Mapping[str, Any], guard: _Guard) -> bool:
         return _match_fields(self._root, event, guard)
