@@ -22,15 +22,14 @@ import hashlib
 import importlib
 import json
 import logging
-import os
 import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote_plus
 
 from ..errors import LambdaError
+from ._events import s3_record, sns_record
 
 if TYPE_CHECKING:
     from ._schedule import ScheduleExpression
@@ -126,11 +125,9 @@ def _never_raise(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
     return wrap
 
 
-def _iso(t: float, *, millis: bool = False) -> str:
-    stamp = _dt.datetime.fromtimestamp(t, _dt.timezone.utc)
-    if millis:
-        return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
-    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+def _iso(t: float) -> str:
+    """EventBridge's event time: ISO 8601, seconds, UTC (moto keeps a float epoch)."""
+    return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _install() -> None:
@@ -266,25 +263,20 @@ def _sns_to_lambda(
     post = subscription.get_post_data(
         message, message_id, subject, message_attributes=message_attributes
     )
-    sns = {
-        "Type": "Notification",
-        "MessageId": message_id,
-        "TopicArn": subscription.topic_arn,
-        "Subject": subject,
-        "Message": message,
-        "Timestamp": _iso(sink.clock.now(), millis=True),
-        "SignatureVersion": post.get("SignatureVersion", "1"),
-        "Signature": post.get("Signature"),
-        "SigningCertUrl": post.get("SigningCertURL"),
-        "UnsubscribeUrl": post.get("UnsubscribeURL"),
-        "MessageAttributes": message_attributes or {},
-    }
-    record = {
-        "EventSource": "aws:sns",
-        "EventVersion": "1.0",
-        "EventSubscriptionArn": subscription.arn,
-        "Sns": sns,
-    }
+    topic_arn = subscription.topic_arn
+    record = sns_record(
+        message=message,
+        subject=subject,
+        topic_arn=topic_arn,
+        message_id=message_id,
+        message_attributes=message_attributes,
+        subscription_arn=subscription.arn,
+        signature=post.get("Signature"),
+        signing_cert_url=post.get("SigningCertURL"),
+        region=topic_arn.split(":")[3],
+        account_id=topic_arn.split(":")[4],
+        now=sink.now(),
+    )
     sink.deliver(subscription.endpoint, {"Records": [record]}, "sns")
 
 
@@ -550,43 +542,35 @@ class PushSources:
         self, account_id: str, event_name: str, bucket: Any, key: Any, configuration_id: str
     ) -> dict[str, Any]:
         """One S3 event record from moto's bucket and key, with the fields moto leaves out."""
+        created = event_name.startswith("s3:ObjectCreated")
+        versioned = getattr(bucket, "is_versioned", False) and key.version_id != "null"
         owner = _principal(account_id)
-        obj: dict[str, Any] = {"key": quote_plus(key.name, safe="/")}
-        if event_name.startswith("s3:ObjectCreated"):
-            obj["size"] = key.size
-            obj["eTag"] = key.etag.strip('"')
-        if getattr(bucket, "is_versioned", False) and key.version_id != "null":
-            obj["versionId"] = key.version_id
-        obj["sequencer"] = _sequencer()
-        return {
-            "eventVersion": "2.1",
-            "eventSource": "aws:s3",
-            "awsRegion": bucket.region_name,
-            "eventTime": _iso(self.clock.now(), millis=True),
-            "eventName": event_name.removeprefix("s3:"),
-            "userIdentity": {"principalId": f"AWS:{owner}"},
-            "requestParameters": {"sourceIPAddress": "127.0.0.1"},
-            "responseElements": {
-                "x-amz-request-id": os.urandom(8).hex().upper(),
-                "x-amz-id-2": base64.b64encode(os.urandom(56)).decode(),
-            },
-            "s3": {
-                "s3SchemaVersion": "1.0",
-                "configurationId": configuration_id,
-                "bucket": {
-                    "name": bucket.name,
-                    "ownerIdentity": {"principalId": owner},
-                    "arn": bucket.arn,
-                },
-                "object": obj,
-            },
-        }
+        return s3_record(
+            event_name=event_name.removeprefix("s3:"),
+            bucket=bucket.name,
+            key=key.name,
+            size=key.size if created else None,
+            etag=key.etag.strip('"') if created else None,
+            version_id=key.version_id if versioned else None,
+            sequencer=_sequencer(),
+            principal_id=f"AWS:{owner}",
+            owner_id=owner,
+            source_ip="127.0.0.1",
+            configuration_id=configuration_id,
+            region=bucket.region_name,
+            account_id=account_id,
+            now=self.now(),
+        )
+
+    def now(self) -> _dt.datetime:
+        """The platform clock's time (events are stamped with it)."""
+        return _dt.datetime.fromtimestamp(self.clock.now(), _dt.timezone.utc)
 
     # -- schedules ------------------------------------------------------------------------------
     def schedule(self, rule: Any, expression: ScheduleExpression) -> None:
         """Fire ``rule`` on its schedule, on the platform clock, until it is deleted, disabled,
         changed, or this runtime closes."""
-        anchor = _dt.datetime.fromtimestamp(self.clock.now(), _dt.timezone.utc)
+        anchor = self.now()
         token = uuid.uuid4().hex
         with self._lock:
             if self._closed:
