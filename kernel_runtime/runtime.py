@@ -88,6 +88,20 @@ class Function:
     def environments(self) -> list[Any]:
         return self.runtime.service.pools.environments(self.name)
 
+    def create_url(
+        self,
+        auth_type: str = "NONE",
+        *,
+        qualifier: str | None = None,
+        cors: dict[str, Any] | None = None,
+    ) -> str:
+        """CreateFunctionUrlConfig; returns the URL (``http://127.0.0.1:<port>/``)."""
+        urls = self.runtime.function_urls
+        config = urls.create_function_url_config(
+            self.name, auth_type, qualifier=qualifier, cors=cors
+        )
+        return str(config["FunctionUrl"])
+
     def delete(self) -> None:
         self.runtime.service.registry.delete_function(self.name)
 
@@ -141,12 +155,16 @@ class LambdaRuntime:
         self._closed = False
         self.server: Any = None
         self.aws: AwsServices | None = None
+        self._front_doors: list[Any] = []
         try:
             if endpoint:
                 from .api import EdgeApp, EdgeServer
 
                 self.server = EdgeServer(EdgeApp(self.service), host=host, port=port)
                 self.server.start()
+                from .api import FunctionUrls
+
+                self.service.function_urls = FunctionUrls(self.service)  # the edge answers for it
             url = aws_endpoint_url or (self.server.url if self.server is not None else None)
             if url is not None:
                 self.aws = AwsServices(
@@ -176,6 +194,41 @@ class LambdaRuntime:
         kwargs.setdefault("aws_access_key_id", "testing")
         kwargs.setdefault("aws_secret_access_key", "testing")
         return boto3.client(service_name, endpoint_url=url, **kwargs)
+
+    @property
+    def function_urls(self) -> Any:
+        """The function URLs (:class:`~kernel_runtime.api.FunctionUrls`), created on first use."""
+        if self.service.function_urls is None:
+            from .api import FunctionUrls
+
+            self.service.function_urls = FunctionUrls(self.service)
+        return self.service.function_urls
+
+    # -- front doors ----------------------------------------------------------------------------
+    def create_http_api(
+        self, routes: dict[str, str], *, payload_format_version: str = "2.0", **options: Any
+    ) -> Any:
+        """An API Gateway HTTP API on its own 127.0.0.1 port, started: ``routes`` maps route
+        keys (``"GET /items/{id}"``, ``"$default"``) to functions. Closed with the runtime."""
+        from .api import HttpApi
+
+        api = HttpApi(
+            self.service, routes, payload_format_version=payload_format_version, **options
+        )
+        return self._open_front_door(api)
+
+    def create_rest_api(
+        self, routes: dict[str, str], *, stage: str = "prod", **options: Any
+    ) -> Any:
+        """An API Gateway REST API (payload 1.0, served under ``/<stage>/``), started."""
+        from .api import RestApi
+
+        return self._open_front_door(RestApi(self.service, routes, stage=stage, **options))
+
+    def _open_front_door(self, door: Any) -> Any:
+        door.start()
+        self._front_doors.append(door)
+        return door
 
     # -- functions ------------------------------------------------------------------------------
     def create_function(self, name: str, handler: str, code: Any, **config: Any) -> Function:
@@ -218,6 +271,8 @@ class LambdaRuntime:
         if self._closed:
             return
         self._closed = True
+        for door in self._front_doors:
+            door.close()
         if self.server is not None:
             self.server.stop()
         if self.aws is not None:

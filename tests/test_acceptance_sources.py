@@ -3,7 +3,9 @@ calls and real HTTP: an API backend, event processing, stream processing."""
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -38,6 +40,60 @@ def _fn(lab: LambdaRuntime, name: str, source: str, **config: Any) -> str:
     config.setdefault("memory_size", 1769)  # boto3's import at 128 MB's CPU share takes seconds
     lab.create_function(name, "app.handler", source, **config)
     return lab.service.registry.function_arn(name)
+
+
+# -- (1) API backend ------------------------------------------------------------------------------
+ITEMS = """
+import json
+import boto3
+
+table = boto3.resource("dynamodb").Table("items")
+
+def handler(event, context):
+    method = event["requestContext"]["http"]["method"]
+    if method == "POST":
+        item = json.loads(event["body"])
+        table.put_item(Item=item)
+        return {"statusCode": 201, "headers": {"location": "/items/" + item["id"]},
+                "body": json.dumps(item)}
+    found = table.get_item(Key={"id": event["pathParameters"]["id"]}).get("Item")
+    if found is None:
+        return {"statusCode": 404, "body": json.dumps({"message": "no such item"})}
+    return found  # payload 2.0: a plain JSON return is the 200 body
+"""
+
+
+def _http(method: str, url: str, body: Any = None) -> tuple[int, dict[str, str], Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"content-type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            return resp.status, dict(resp.headers), json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), json.loads(err.read())
+
+
+def test_api_backend_http_to_function_to_dynamodb_and_back(lab: LambdaRuntime) -> None:
+    lab.client("dynamodb").create_table(
+        TableName="items",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    _fn(lab, "items-api", ITEMS)
+    api = lab.create_http_api({"POST /items": "items-api", "GET /items/{id}": "items-api"})
+    status, headers, body = _http("POST", f"{api.url}/items", {"id": "42", "name": "towel"})
+    assert status == 201 and body == {"id": "42", "name": "towel"}
+    assert headers["location"] == "/items/42"
+    stored = lab.client("dynamodb").get_item(TableName="items", Key={"id": {"S": "42"}})
+    assert stored["Item"]["name"] == {"S": "towel"}
+    status, headers, body = _http("GET", f"{api.url}/items/42")
+    assert (status, body) == (200, {"id": "42", "name": "towel"})
+    assert headers["Content-Type"] == "application/json"
+    assert _http("GET", f"{api.url}/items/7")[:3:2] == (404, {"message": "no such item"})
+    assert _http("DELETE", f"{api.url}/items/42")[:3:2] == (404, {"message": "Not Found"})
 
 
 # -- (2) event processing -------------------------------------------------------------------------
