@@ -67,6 +67,7 @@ __all__ = [
     "ProxyResponseError",
     "Response",
     "RestApi",
+    "random_id",
     "v1_response",
     "v2_event",
     "v2_response",
@@ -125,7 +126,7 @@ def _trace_root(epoch: float) -> str:
     return f"Root=1-{int(epoch):08x}-{os.urandom(12).hex()}"
 
 
-def is_text(content_type: str | None) -> bool:
+def _is_text(content_type: str | None) -> bool:
     """Whether API Gateway hands a body of this type to the function as text."""
     if not content_type:
         return False
@@ -177,10 +178,6 @@ class HttpRequest:
                 return value
         return None
 
-    def header_values(self, name: str) -> list[str]:
-        wanted = name.lower()
-        return [value for key, value in self.headers if key.lower() == wanted]
-
     @property
     def segments(self) -> list[str]:
         """The path's segments, percent-decoded one by one (an encoded ``/`` stays inside its
@@ -210,7 +207,7 @@ class HttpRequest:
         """``(body, isBase64Encoded)``: text for textual UTF-8 bodies, else base64."""
         if not self.body:
             return None, False
-        if is_text(self.header("content-type")):
+        if _is_text(self.header("content-type")):
             try:
                 return self.body.decode("utf-8"), False
             except UnicodeDecodeError:
@@ -782,6 +779,16 @@ class RestApi(_GatewayApi):
             host=host,
             port=port,
         )
+        variables: dict[tuple[str, ...], str] = {}
+        for route in self.routes:  # one variable child per resource, as CreateResource insists
+            for i, segment in enumerate(route.segments):
+                if _PARAM_RE.match(segment):
+                    other = variables.setdefault(route.segments[:i], segment)
+                    if other != segment:
+                        raise ValueError(
+                            f"A sibling ({other}) of this resource already has a variable "
+                            "path part -- only one is allowed"
+                        )
         self._resource_ids = {r.path: random_id(6) for r in self.routes}
 
     def integration_failure(self) -> Response:
