@@ -69,7 +69,8 @@ FAILS = 'def handler(event, context):\n    raise ValueError("boom")\n'
 @pytest.fixture(scope="module")
 def lab() -> Iterator[LambdaRuntime]:
     with LambdaRuntime() as runtime:
-        runtime.service.function_urls = FunctionUrls(runtime.service)
+        if runtime.service.function_urls is None:  # the runtime may attach its own
+            runtime.service.function_urls = FunctionUrls(runtime.service)
         runtime.create_function("echo", "app.handler", ECHO)
         runtime.create_function("respond", "app.handler", RESPOND)
         runtime.create_function("mirror", "app.handler", MIRROR)
