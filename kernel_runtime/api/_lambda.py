@@ -634,3 +634,4 @@ OPERATIONS = frozenset(op for op, _, _ in _ROUTES.values()) | {
 }
 
 from . import _lambda_urls  # noqa: E402,F401  (registers routes)
+from . import _lambda_mappings  # noqa: E402,F401  (registers routes)
