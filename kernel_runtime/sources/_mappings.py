@@ -27,6 +27,21 @@ from ..errors import (
     ResourceConflictException,
     ResourceNotFoundException,
 )
+from ._mapping_checks import (
+    BATCH_SIZES,
+    check_batching,
+    check_ranges,
+    check_source_params,
+    check_starting_position,
+    check_visibility,
+    describe_queue,
+    epoch,
+    on_failure_destination,
+    raise_validation,
+    same_function,
+    source_of,
+    validation,
+)
 from ._patterns import FilterCriteria
 
 __all__ = [
@@ -41,19 +56,8 @@ log = logging.getLogger(__name__)
 ClientFactory = Callable[[str, str], Any]
 MetricCallback = Callable[[str, str, float], None]
 
-#: (default, maximum) batch size per source; SQS FIFO queues take at most 10.
-_BATCH_SIZES = {"sqs": (10, 10_000), "kinesis": (100, 10_000), "dynamodb": (100, 10_000)}
-_FIFO_MAX_BATCH = 10
-_STREAM_ONLY = (
-    ("ParallelizationFactor", "parallelization_factor", 1),
-    ("MaximumRetryAttempts", "maximum_retry_attempts", -1),
-    ("MaximumRecordAgeInSeconds", "maximum_record_age_in_seconds", -1),
-    ("BisectBatchOnFunctionError", "bisect_batch_on_function_error", False),
-    ("TumblingWindowInSeconds", "tumbling_window_in_seconds", 0),
-)
 _IN_TRANSITION = ("Creating", "Enabling", "Disabling", "Updating", "Deleting")
 _MAX_ITEMS = 100
-_MIN_RECORD_AGE = 60
 
 
 class ResourceInUseException(LambdaError):
@@ -61,19 +65,6 @@ class ResourceInUseException(LambdaError):
 
     code = "ResourceInUseException"
     status = 400
-
-
-def _validation(value: object, member: str, constraint: str) -> str:
-    return f"Value '{value}' at '{member}' failed to satisfy constraint: {constraint}"
-
-
-def _raise_validation(problems: list[str]) -> None:
-    if problems:
-        count = len(problems)
-        noun = "error" if count == 1 else "errors"
-        raise InvalidParameterValueException(
-            f"{count} validation {noun} detected: " + "; ".join(problems)
-        )
 
 
 @dataclass(frozen=True)
@@ -277,7 +268,7 @@ class EventSourceMappings:
         """CreateEventSourceMapping: validates, starts polling, answers in state Creating."""
         if not event_source_arn:
             raise InvalidParameterValueException("Unrecognized event source.")
-        source, region = _source_of(event_source_arn)
+        source, region = source_of(event_source_arn)
         settings: dict[str, Any] = {
             "enabled": enabled,
             "batch_size": batch_size,
@@ -292,31 +283,15 @@ class EventSourceMappings:
             "bisect_batch_on_function_error": bisect_batch_on_function_error,
             "tumbling_window_in_seconds": tumbling_window_in_seconds,
         }
-        _check_ranges(settings)
-        if source != "sqs":
-            if starting_position is None:
-                raise InvalidParameterValueException(
-                    "1 validation error detected: Value null at 'startingPosition' failed to "
-                    "satisfy constraint: Member must not be null."
-                )
-            if source == "dynamodb" and starting_position == "AT_TIMESTAMP":
-                raise InvalidParameterValueException(
-                    f"Unsupported starting position for arn type: {event_source_arn}"
-                )
-            if starting_position == "AT_TIMESTAMP" and starting_position_timestamp is None:
-                raise InvalidParameterValueException(
-                    "StartingPositionTimestamp must be specified when StartingPosition is "
-                    "AT_TIMESTAMP."
-                )
-        elif starting_position is not None:
-            raise InvalidParameterValueException(
-                f"Unsupported starting position for arn type: {event_source_arn}"
-            )
-        _check_source_params(source, settings, destination_config)
-        on_failure = _on_failure(source, destination_config)
+        check_ranges(settings)
+        check_starting_position(
+            source, event_source_arn, starting_position, starting_position_timestamp
+        )
+        check_source_params(source, settings, destination_config)
+        on_failure = on_failure_destination(source, destination_config)
         criteria = FilterCriteria.from_api(filter_criteria, source=f"aws:{source}")
         function_arn, timeout = self._function(function_name)
-        default_size, _ = _BATCH_SIZES[source]
+        default_size, _ = BATCH_SIZES[source]
         config = MappingConfig(
             uuid=str(uuid.uuid4()),
             source=source,
@@ -331,7 +306,7 @@ class EventSourceMappings:
             maximum_concurrency=(scaling_config or {}).get("MaximumConcurrency"),
             starting_position=starting_position,
             starting_position_timestamp=(
-                _epoch(starting_position_timestamp)
+                epoch(starting_position_timestamp)
                 if starting_position_timestamp is not None
                 else None
             ),
@@ -348,8 +323,8 @@ class EventSourceMappings:
             metrics_config=dict(metrics_config) if metrics_config else None,
         )
         config = self._check_source(config)
-        _check_batching(config)
-        _check_visibility(config, timeout)
+        check_batching(config)
+        check_visibility(config, timeout)
         with self._lock:
             if self._closed:
                 raise ResourceConflictException("The event source mappings are closed.")
@@ -377,9 +352,9 @@ class EventSourceMappings:
     ) -> dict[str, Any]:
         """ListEventSourceMappings, in creation order; ``NextMarker`` is the next UUID."""
         if max_items is not None and not 1 <= max_items <= 10_000:
-            _raise_validation(
+            raise_validation(
                 [
-                    _validation(
+                    validation(
                         max_items,
                         "maxItems",
                         "Member must have value "
@@ -396,7 +371,7 @@ class EventSourceMappings:
                 m
                 for m in self._mappings.values()
                 if (event_source_arn is None or m.config.event_source_arn == event_source_arn)
-                and (function_name is None or _same_function(m.config.function_arn, function_name))
+                and (function_name is None or same_function(m.config.function_arn, function_name))
             ]
             start = 0
             if marker:
@@ -443,11 +418,11 @@ class EventSourceMappings:
             "bisect_batch_on_function_error": bisect_batch_on_function_error,
             "tumbling_window_in_seconds": tumbling_window_in_seconds,
         }
-        _check_ranges(settings)
+        check_ranges(settings)
         with self._lock:
             mapping = self._get(uuid_)
             old = mapping.config
-        _check_source_params(old.source, settings, destination_config)
+        check_source_params(old.source, settings, destination_config)
         changes: dict[str, Any] = {k: v for k, v in settings.items() if v is not None}
         changes.pop("scaling_config", None)
         if scaling_config is not None:
@@ -459,7 +434,7 @@ class EventSourceMappings:
                 filter_criteria, source=f"aws:{old.source}"
             )
         if destination_config is not None:
-            changes["on_failure"] = _on_failure(old.source, destination_config)
+            changes["on_failure"] = on_failure_destination(old.source, destination_config)
         if metrics_config is not None:
             changes["metrics_config"] = dict(metrics_config) or None
         timeout: int | None = None
@@ -468,10 +443,10 @@ class EventSourceMappings:
         elif old.source == "sqs" and old.queue_url is not None:
             _, timeout = self._function(old.function_arn)
         new = replace(old, **changes)
-        _check_batching(new)
+        check_batching(new)
         if timeout is not None and new.source == "sqs":
             new = self._check_source(new)
-            _check_visibility(new, timeout)
+            check_visibility(new, timeout)
         with self._lock:
             mapping = self._get(uuid_)
             if mapping.state in _IN_TRANSITION:
@@ -558,7 +533,7 @@ class EventSourceMappings:
         arn = config.event_source_arn
         try:
             if config.source == "sqs":
-                return _describe_queue(self.client("sqs", config.region), config)
+                return describe_queue(self.client("sqs", config.region), config)
             if config.source == "kinesis":
                 self.client("kinesis", config.region).describe_stream_summary(StreamARN=arn)
             else:
@@ -668,219 +643,3 @@ class EventSourceMappings:
         if c.starting_position_timestamp is not None:
             out["StartingPositionTimestamp"] = c.starting_position_timestamp
         return out
-
-
-# -- validation ----------------------------------------------------------------------------------
-#: member -> (request name, minimum, maximum), as botocore's model constrains them.
-_RANGES = {
-    "batch_size": ("batchSize", 1, 10_000),
-    "maximum_batching_window_in_seconds": ("maximumBatchingWindowInSeconds", 0, 300),
-    "parallelization_factor": ("parallelizationFactor", 1, 10),
-    "maximum_retry_attempts": ("maximumRetryAttempts", -1, 10_000),
-    "maximum_record_age_in_seconds": ("maximumRecordAgeInSeconds", -1, 604_800),
-    "tumbling_window_in_seconds": ("tumblingWindowInSeconds", 0, 900),
-}
-
-
-def _check_ranges(settings: Mapping[str, Any]) -> None:
-    """The model's constraints: ranges, enums, types (boto3 checks some; curl does not)."""
-    problems: list[str] = []
-    for key, (member, low, high) in _RANGES.items():
-        value = settings.get(key)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int):
-            problems.append(_validation(value, member, "Member must be an integer"))
-        elif value < low:
-            problems.append(
-                _validation(value, member, f"Member must have value greater than or equal to {low}")
-            )
-        elif value > high:
-            problems.append(
-                _validation(value, member, f"Member must have value less than or equal to {high}")
-            )
-    scaling = settings.get("scaling_config")
-    if scaling is not None:
-        concurrency = scaling.get("MaximumConcurrency") if isinstance(scaling, Mapping) else None
-        if isinstance(concurrency, int) and not 2 <= concurrency <= 1000:
-            bound = (
-                "greater than or equal to 2" if concurrency < 2 else "less than or equal to 1000"
-            )
-            problems.append(
-                _validation(
-                    concurrency,
-                    "scalingConfig.maximumConcurrency",
-                    f"Member must have value {bound}",
-                )
-            )
-    types = settings.get("function_response_types")
-    if types is not None:
-        if not isinstance(types, list) or len(types) > 1:
-            problems.append(
-                _validation(
-                    types,
-                    "functionResponseTypes",
-                    "Member must have length less than or equal to 1",
-                )
-            )
-        elif types and types[0] != "ReportBatchItemFailures":
-            problems.append(
-                _validation(
-                    types,
-                    "functionResponseTypes",
-                    "Member must satisfy constraint: "
-                    "[Member must satisfy enum value set: [ReportBatchItemFailures]]",
-                )
-            )
-    position = settings.get("starting_position")
-    if position is not None and position not in ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"):
-        problems.append(
-            _validation(
-                position,
-                "startingPosition",
-                "Member must satisfy enum value set: [LATEST, AT_TIMESTAMP, TRIM_HORIZON]",
-            )
-        )
-    _raise_validation(problems)
-
-
-def _check_source_params(
-    source: str, settings: Mapping[str, Any], destination_config: Mapping[str, Any] | None
-) -> None:
-    """Parameters that only one kind of source takes."""
-    if source == "sqs":
-        for name, key, _default in _STREAM_ONLY:
-            if settings.get(key) is not None:
-                raise InvalidParameterValueException(
-                    f"Unsupported {name} parameter for given event source mapping type."
-                )
-        if destination_config and (destination_config.get("OnFailure") or {}).get("Destination"):
-            raise InvalidParameterValueException(
-                "Unsupported DestinationConfig parameter for given event source mapping type."
-            )
-    elif settings.get("scaling_config") is not None:
-        raise InvalidParameterValueException(
-            "Unsupported ScalingConfig parameter for given event source mapping type."
-        )
-    age = settings.get("maximum_record_age_in_seconds")
-    if isinstance(age, int) and age != -1 and age < _MIN_RECORD_AGE:
-        raise InvalidParameterValueException(
-            f"MaximumRecordAgeInSeconds must be -1 (infinite) or at least {_MIN_RECORD_AGE} "
-            f"seconds: {age}"
-        )
-    if destination_config and destination_config.get("OnSuccess"):
-        raise InvalidParameterValueException(
-            "Unsupported DestinationConfig parameter for given event source mapping type."
-        )
-
-
-def _on_failure(source: str, destination_config: Mapping[str, Any] | None) -> str | None:
-    if not destination_config or source == "sqs":
-        return None
-    destination = (destination_config.get("OnFailure") or {}).get("Destination")
-    if not destination:
-        return None
-    parts = str(destination).split(":")
-    if len(parts) < 6 or parts[0] != "arn" or parts[2] not in ("sqs", "sns"):
-        raise InvalidParameterValueException(
-            f"The provided destination config DestinationConfig(onSuccess=null, "
-            f"onFailure=OnFailure(destination={destination})) is invalid: the on-failure "
-            "destination of a stream must be an SQS queue or an SNS topic."
-        )
-    return str(destination)
-
-
-def _check_batching(config: MappingConfig) -> None:
-    """Batch size against the source's limits and the batching window."""
-    _, maximum = _BATCH_SIZES[config.source]
-    size, window = config.batch_size, config.maximum_batching_window_in_seconds
-    if config.source == "sqs" and config.fifo:
-        if window > 0:
-            raise InvalidParameterValueException("Batching window is not supported for FIFO queues")
-        if size > _FIFO_MAX_BATCH:
-            raise InvalidParameterValueException(
-                "Maximum batch size must be between 1 and 10 inclusive"
-            )
-    if config.source == "sqs" and size > 10 and window == 0:
-        raise InvalidParameterValueException(
-            "Maximum batch window in seconds must be greater than 0 if maximum batch size is "
-            "greater than 10"
-        )
-    if size > maximum:
-        _raise_validation(
-            [
-                _validation(
-                    size, "batchSize", f"Member must have value less than or equal to {maximum}"
-                )
-            ]
-        )
-
-
-def _check_visibility(config: MappingConfig, function_timeout: int) -> None:
-    if config.source == "sqs" and function_timeout > config.visibility_timeout:
-        raise InvalidParameterValueException(
-            f"Queue visibility timeout: {config.visibility_timeout} seconds is less than "
-            f"Function timeout: {function_timeout} seconds"
-        )
-
-
-def _describe_queue(sqs: Any, config: MappingConfig) -> MappingConfig:
-    """GetQueueUrl + GetQueueAttributes: the URL, FIFO-ness and visibility timeout."""
-    parts = config.event_source_arn.split(":")
-    kwargs = {"QueueName": parts[5]}
-    if parts[4]:
-        kwargs["QueueOwnerAWSAccountId"] = parts[4]
-    url = sqs.get_queue_url(**kwargs)["QueueUrl"]
-    attrs = sqs.get_queue_attributes(
-        QueueUrl=url, AttributeNames=["VisibilityTimeout", "FifoQueue"]
-    ).get("Attributes", {})
-    fifo = attrs.get("FifoQueue", "false").lower() == "true" or parts[5].endswith(".fifo")
-    return replace(
-        config,
-        queue_url=url,
-        fifo=fifo,
-        visibility_timeout=int(attrs.get("VisibilityTimeout", "30")),
-    )
-
-
-def _source_of(arn: str) -> tuple[str, str]:
-    """("sqs" | "kinesis" | "dynamodb", region) of an event source ARN."""
-    parts = str(arn).split(":", 5)
-    if len(parts) == 6 and parts[0] == "arn":
-        service, region, resource = parts[2], parts[3], parts[5]
-        if service == "sqs" and resource:
-            return "sqs", region
-        if service == "kinesis" and resource.startswith("stream/"):
-            return "kinesis", region
-        if service == "dynamodb" and "/stream/" in resource:
-            return "dynamodb", region
-    raise InvalidParameterValueException(
-        "Unrecognized event source, must be kinesis, dynamodb stream or sqs."
-    )
-
-
-def _same_function(function_arn: str, name: str) -> bool:
-    """ListEventSourceMappings' FunctionName filter: a name, ARN or partial ARN; unqualified
-    matches every qualifier of that function."""
-    wanted = name.split(":")
-    if name.startswith("arn:"):
-        wanted = wanted[6:]
-    elif len(wanted) >= 3 and wanted[1] == "function":
-        wanted = wanted[2:]
-    ours = function_arn.split(":")[6:]
-    if len(wanted) == 1:
-        return ours[0] == wanted[0]
-    return ours == wanted
-
-
-def _epoch(value: Any) -> float:
-    """StartingPositionTimestamp: epoch seconds (JSON) or a datetime (Python callers)."""
-    if hasattr(value, "timestamp"):
-        return float(value.timestamp())
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        _raise_validation(
-            [_validation(value, "startingPositionTimestamp", "Member must be a timestamp")]
-        )
-        raise  # unreachable: _raise_validation raised

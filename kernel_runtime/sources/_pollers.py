@@ -362,6 +362,7 @@ class SqsPoller(_Poller):
         give_up = time.monotonic() + cfg.visibility_timeout
         outcome = self._invoke(keep, lambda: time.monotonic() < give_up)
         if outcome.kind != "ok":
+            self._scale(backlog=False)  # Lambda backs off a mapping whose function fails
             return  # the whole batch reappears after the visibility timeout
         failed: set[str] = set()
         if cfg.report_batch_item_failures:
@@ -457,6 +458,10 @@ class _Kinesis:
     def sequence(self, raw: dict[str, Any]) -> str:
         return str(raw["SequenceNumber"])
 
+    def size(self, raw: dict[str, Any]) -> int:
+        """Bytes in the event: data in base64 and the record's other fields."""
+        return len(raw.get("Data", b"")) * 4 // 3 + _RECORD_OVERHEAD
+
     def arrival(self, raw: dict[str, Any]) -> float:
         return _epoch(raw.get("ApproximateArrivalTimestamp"))
 
@@ -500,6 +505,10 @@ class _DynamoDB:
 
     def sequence(self, raw: dict[str, Any]) -> str:
         return str(raw["dynamodb"]["SequenceNumber"])
+
+    def size(self, raw: dict[str, Any]) -> int:
+        """Bytes in the event: the item images (typed JSON is larger) and the fields."""
+        return 2 * int(raw.get("dynamodb", {}).get("SizeBytes", 0)) + _RECORD_OVERHEAD
 
     def arrival(self, raw: dict[str, Any]) -> float:
         return _epoch(raw.get("dynamodb", {}).get("ApproximateCreationDateTime"))
@@ -638,9 +647,16 @@ class StreamPoller(_Poller):
             if buffer and (
                 len(buffer) >= cfg.batch_size or window <= 0 or waited >= window or closed
             ):
-                batch, buffer = buffer[: cfg.batch_size], buffer[cfg.batch_size :]
-                if not self._process(shard, cfg, batch):
-                    return  # stopped mid-batch: the checkpoint stays before it
+                count = self._fits(buffer[: cfg.batch_size])
+                batch, buffer = buffer[:count], buffer[count:]
+                try:
+                    if not self._process(shard, cfg, batch):
+                        return  # stopped mid-batch: the checkpoint stays before it
+                except Exception:  # keep the shard alive; the batch is read again
+                    log.exception("processing a batch of %s %s failed", cfg.uuid, shard)
+                    buffer = batch + buffer
+                    self._stop.wait(1.0)
+                    continue
                 self.mapping.checkpoints[shard] = self.source.sequence(batch[-1])
                 since = time.monotonic() if buffer else None
                 continue
@@ -650,6 +666,15 @@ class StreamPoller(_Poller):
             if buffer and window > 0:
                 pause = min(pause, max(0.0, window - waited))
             self._stop.wait(pause)
+
+    def _fits(self, records: list[dict[str, Any]]) -> int:
+        """How many of ``records`` fit in one 6 MB invoke payload (at least one)."""
+        total = 0
+        for count, raw in enumerate(records):
+            total += self.source.size(raw)
+            if total > _PAYLOAD_LIMIT and count:
+                return count
+        return len(records)
 
     def _process(self, shard: str, cfg: MappingConfig, batch: list[dict[str, Any]]) -> bool:
         """Filter, then invoke until the batch succeeds or is given up on; False if stopped."""
