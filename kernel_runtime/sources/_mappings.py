@@ -577,9 +577,13 @@ class EventSourceMappings:
 
     def _start(self, mapping: _Mapping) -> None:
         """Start a poller for ``mapping`` (under the lock); it moves the state to Enabled."""
-        from ._pollers import poller_for
+        from ._pollers import SqsPoller
+        from ._streams import stream_poller
 
-        mapping.poller = poller_for(mapping, self)
+        if mapping.config.source == "sqs":
+            mapping.poller = SqsPoller(mapping, self)
+        else:
+            mapping.poller = stream_poller(mapping, self)
         mapping.poller.start()
 
     def _stop(self, mapping: _Mapping, *, then: str | None) -> None:
