@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import time
+from collections.abc import Callable
 
 __all__ = [
+    "continue_trace",
+    "derived_id",
     "environment_id",
     "log_stream_name",
     "new_trace_header",
+    "parse_trace_header",
     "request_and_trace",
     "request_id",
 ]
+
+_ROOT_RE = re.compile(r"1-[0-9a-f]{8}-[0-9a-f]{24}")
+_ID_RE = re.compile(r"[0-9a-f]{16}")
 
 
 def request_id() -> str:
@@ -50,3 +59,44 @@ def new_trace_header(sampled: bool = False, now: float | None = None) -> str:
     epoch = int(time.time() if now is None else now)
     rand = os.urandom(20).hex()  # one syscall: 24 hex for the root, 16 for the parent
     return f"Root=1-{epoch:08x}-{rand[:24]};Parent={rand[24:]};Sampled={1 if sampled else 0}"
+
+
+def parse_trace_header(header: str) -> tuple[str | None, str | None, bool | None]:
+    """Root, Parent and Sampled of an ``X-Amzn-Trace-Id`` header; ``None`` for a part that is
+    missing or malformed (``Sampled=?``, a request for a decision, counts as none). Other
+    keys (Self, Lineage ...) are ignored."""
+    root: str | None = None
+    parent: str | None = None
+    sampled: bool | None = None
+    for part in header.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == "Root":
+            root = value if _ROOT_RE.fullmatch(value) else None
+        elif key == "Parent":
+            parent = value if _ID_RE.fullmatch(value) else None
+        elif key == "Sampled":
+            sampled = True if value == "1" else False if value == "0" else None
+    return root, parent, sampled
+
+
+def continue_trace(upstream: str, fresh: str, sample: Callable[[], bool] | None = None) -> str:
+    """The header a function sees for a request that arrived with the caller's ``upstream``.
+
+    ``fresh`` is a new header from :func:`request_and_trace`, whose Root and Parent fill what
+    the caller left out. With Active tracing (``sample`` given) Parent becomes a new segment id
+    (the function segment's) and ``sample()`` decides when the caller did not; PassThrough
+    (``sample`` None) only propagates: the caller's Parent stays and Sampled is 0 unless the
+    caller said 1. Always the fixed layout ``request_and_trace`` makes, so it can be sliced.
+    """
+    root, parent, sampled = parse_trace_header(upstream)
+    if sampled is None:
+        sampled = sample is not None and sample()
+    if sample is not None or parent is None:
+        parent = fresh[48:64]
+    return f"Root={root or fresh[5:40]};Parent={parent};Sampled={1 if sampled else 0}"
+
+
+def derived_id(seed: str, label: str) -> str:
+    """A 16-hex X-Ray id derived from ``seed`` and ``label``: the platform's other segments of
+    a request get stable ids from its function segment id, without storing them."""
+    return hashlib.blake2b(f"{seed}/{label}".encode(), digest_size=8).hexdigest()

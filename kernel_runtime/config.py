@@ -109,6 +109,7 @@ class FunctionConfig:
     region: str = "us-east-1"
     account_id: str = "123456789012"
     architecture: str = "x86_64"
+    tracing_mode: str = "PassThrough"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "code", Path(self.code))
@@ -186,6 +187,12 @@ class FunctionConfig:
                 self.architecture,
                 "architectures",
                 "Member must satisfy enum value set: [x86_64, arm64]",
+            )
+        if self.tracing_mode not in ("Active", "PassThrough"):
+            raise _constraint(
+                self.tracing_mode,
+                "tracingConfig.mode",
+                "Member must satisfy enum value set: [Active, PassThrough]",
             )
 
     def _validate_environment(self) -> None:

@@ -2,16 +2,22 @@
 
 Private modules, one concern each: ``_store`` (the SQLite store and its batching writer),
 ``_logs`` (log events from an invocation's log, Embedded Metric Format), ``_stats``
-(statistics over periods), ``_alarms`` (metric alarm evaluation), ``_cost`` (AWS list prices).
-Nothing here is on the invoke path except an append to the writer's queue. Names are imported
-lazily (PEP 562).
+(statistics over periods), ``_alarms`` (metric alarm evaluation), ``_cost`` (AWS list prices),
+``_xray`` (the X-Ray daemon, the segments Lambda records, trace trees).
+Nothing here is on the invoke path except an append to the writer's queue and X-Ray's sampling
+decision. Names are imported lazily (PEP 562).
 """
 
 from __future__ import annotations
 
 from .._lazy import lazy_exports
 
-_EXPORTS: dict[str, str] = {}
+_EXPORTS: dict[str, str] = {
+    "SamplingRule": "._xray",
+    "XRayDaemon": "._xray",
+    "platform_segments": "._xray",
+    "trace_tree": "._xray",
+}
 
 __all__: list[str] = sorted(_EXPORTS)
 

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._ids import environment_id, log_stream_name, request_and_trace
+from .._ids import continue_trace, environment_id, log_stream_name, request_and_trace
 from ..config import FunctionConfig
 from ..errors import (
     InvalidRequestContentException,
@@ -32,6 +32,7 @@ from ..errors import (
     ResourceConflictException,
 )
 from ..invocation import Invocation
+from ..observe._xray import DEFAULT_SAMPLING_RULE
 from . import _protocol as P
 from ._launcher import ProcessHandle
 from ._platform import PlatformLog
@@ -133,6 +134,11 @@ class ExecutionEnvironment:
         self.tmp_dir.mkdir(parents=True)
         self._spec = self._build_spec()
         self._platform = PlatformLog(config.log_format, config.system_log_level, config.region)
+        #: Active tracing: our own sampling decision, a Parent of our own, REPORT's XRAY line
+        self._active = config.tracing_mode == "Active"
+        rule = getattr(sandbox, "sampling_rule", None) or DEFAULT_SAMPLING_RULE
+        arn = config.function_arn
+        self._sample: Callable[[], bool] = lambda: rule.sample(arn)
 
     # -- lifecycle ------------------------------------------------------------------------------
     def _record(self, state: State, t: float | None = None) -> None:
@@ -172,6 +178,7 @@ class ExecutionEnvironment:
             + (f":{opt_dir}/lib" if opt_dir else ""),
             "TMPDIR": str(self.tmp_dir),
             "_X_AMZN_TRACE_ID": "",
+            "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
         }
         if cfg.application_log_level:
             env["AWS_LAMBDA_LOG_LEVEL"] = cfg.application_log_level
@@ -352,12 +359,16 @@ class ExecutionEnvironment:
                 raise ResourceConflictException(
                     f"Execution environment {self.environment_id} is {self.state.value}"
                 )
-            rid, trace = request_and_trace()
+            if trace_header is None:
+                rid, trace = request_and_trace(self._active and self._sample())
+            else:
+                rid, trace = request_and_trace()
+                trace = continue_trace(trace_header, trace, self._sample if self._active else None)
             return self._invoke_locked(
                 bytes(payload),
                 client_context,
                 identity,
-                trace_header or trace,
+                trace,
                 invoked_function_arn,
                 request_id_ or rid,
             )
@@ -546,7 +557,15 @@ class ExecutionEnvironment:
             max_used = min(max(1, round(self._peak_rss / 1048576)), cfg.memory_size)
         log += self._platform.end(rid, status)
         log += self._platform.report(
-            rid, duration, billed, cfg.memory_size, max_used, init_ms, status, report_error
+            rid,
+            duration,
+            billed,
+            cfg.memory_size,
+            max_used,
+            init_ms,
+            status,
+            report_error,
+            trace if self._active else None,
         )
         dropped, self._log_dropped = self._log_dropped, 0
         if dropped:

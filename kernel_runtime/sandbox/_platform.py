@@ -7,6 +7,8 @@ import sys
 import time
 from typing import Any
 
+from .._ids import derived_id
+
 __all__ = ["PlatformLog"]
 
 _RUNTIME_VERSION = f"python:{sys.version_info[0]}.{sys.version_info[1]}.v1"
@@ -116,7 +118,10 @@ class PlatformLog:
         init_ms: float | None,
         status: str,
         error_type: str | None,
+        trace: str | None = None,
     ) -> str:
+        """The REPORT line; ``trace`` (the request's header, in the layout ``_ids`` builds)
+        adds the X-Ray part, as AWS does for functions with Active tracing."""
         if self.json:
             if self.quiet and status == "success":
                 return ""
@@ -131,6 +136,12 @@ class PlatformLog:
             record: dict[str, Any] = {"requestId": request_id, "metrics": metrics, "status": status}
             if error_type:
                 record["errorType"] = error_type
+            if trace is not None:
+                record["tracing"] = {
+                    "spanId": derived_id(trace[48:64], "Invocation"),
+                    "type": "X-Amzn-Trace-Id",
+                    "value": trace,
+                }
             return self._record("platform.report", record)
         parts = [
             f"REPORT RequestId: {request_id}",
@@ -145,4 +156,11 @@ class PlatformLog:
             parts.append(f"Status: {status}")
             if error_type and status != "timeout":
                 parts.append(f"Error Type: {error_type}")
+        if trace is not None:
+            # one CloudWatch event "REPORT ...\t\nXRAY ...\t\n": the inner break is written
+            # as \r, as for every multi-line record in an invocation's raw log
+            sampled = "true" if trace[-1] == "1" else "false"
+            parts.append(
+                f"\rXRAY TraceId: {trace[5:40]}\tSegmentId: {trace[48:64]}\tSampled: {sampled}"
+            )
         return "\t".join(parts) + "\t\n"

@@ -998,6 +998,7 @@ class Registry:
                 config = FunctionConfig(
                     code=package.directory,
                     layers=tuple(lv.package.directory for lv in layer_versions),
+                    tracing_mode=tracing,
                     **fields,
                 )
                 snapshot = _Snapshot(
@@ -1199,7 +1200,8 @@ class Registry:
                 layer_versions = self._layer_versions(list(layers))
                 changes["layers"] = tuple(lv.package.directory for lv in layer_versions)
                 self._check_combined(latest.package.unzipped, layer_versions)
-            config = latest.config.with_changes(**changes)
+            tracing = self._tracing(tracing_config, latest.tracing_mode)
+            config = latest.config.with_changes(tracing_mode=tracing, **changes)
             log_group = latest.log_group
             if logging_config is not None and logging_config.get("LogGroup"):
                 log_group = logging_config["LogGroup"]
@@ -1210,7 +1212,7 @@ class Registry:
                 description=description if description is not None else latest.description,
                 layers=layer_versions,
                 log_group=log_group,
-                tracing_mode=self._tracing(tracing_config, latest.tracing_mode),
+                tracing_mode=tracing,
                 dead_letter_arn=self._dead_letter(dead_letter_config, latest.dead_letter_arn),
             )
             result = self._configuration(name, fn.latest, None)
