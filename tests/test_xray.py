@@ -228,7 +228,9 @@ def test_json_report_carries_the_tracing_context(sandbox: Sandbox, fn) -> None:
     report = next(r for r in records if r["type"] == "platform.report")
     tracing = report["record"]["tracing"]
     assert tracing["type"] == "X-Amzn-Trace-Id" and tracing["value"] == inv.result
-    assert re.fullmatch(r"[0-9a-f]{16}", tracing["spanId"])
+    _, function = platform_segments(inv, region="us-east-1", account_id="123456789012")
+    invocation = next(s for s in function["subsegments"] if s["name"] == "Invocation")
+    assert tracing["spanId"] == invocation["id"]  # the span is the Invocation subsegment
 
 
 def test_the_function_api_sets_the_mode_the_environments_use(tmp_path: Path) -> None:
