@@ -116,6 +116,17 @@ def handler(event, context):
 """
 )
 
+WINDOWED = (
+    RECORDER
+    + """
+def handler(event, context):
+    record(event, context)
+    state = dict(event["state"])
+    state["count"] = state.get("count", 0) + len(event["Records"])
+    return {"state": state, "batchItemFailures": []}
+"""
+)
+
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 
@@ -830,6 +841,51 @@ def test_kinesis_partial_batch_checkpoints_at_lowest(
     seen = [[r["kinesis"]["sequenceNumber"] for r in e["event"]["Records"]] for e in log.entries]
     assert seen == [sequences, sequences[2:]]
     assert esm.stats(uid).discarded == 2
+    lam.delete_event_source_mapping(UUID=uid)
+
+
+def test_kinesis_tumbling_window_carries_state_to_a_final_invoke(
+    lab: LambdaRuntime, lam: Any, sqs: Any, kinesis: Any
+) -> None:
+    name, log_url = _function(lab, sqs, WINDOWED)
+    stream, arn = _stream(kinesis)
+    for n in range(3):
+        kinesis.put_record(StreamName=stream, Data=json.dumps({"n": n}).encode(), PartitionKey="k")
+    uid = lam.create_event_source_mapping(
+        FunctionName=name,
+        EventSourceArn=arn,
+        StartingPosition="TRIM_HORIZON",
+        BatchSize=2,
+        TumblingWindowInSeconds=1,
+    )["UUID"]
+    assert lam.get_event_source_mapping(UUID=uid)["TumblingWindowInSeconds"] == 1
+
+    def final_count(log: _Log) -> int:
+        return sum(
+            e["event"]["state"].get("count", 0)
+            for e in log.entries
+            if e["event"]["isFinalInvokeForWindow"]
+        )
+
+    log = _Log(sqs, log_url).until(lambda log: final_count(log) == 3)
+    events = [e["event"] for e in log.entries]
+    assert all(
+        e["shardId"] == "shardId-000000000000" and e["eventSourceARN"] == arn for e in events
+    )
+    assert all(len(e["Records"]) <= 2 and not e["isWindowTerminatedEarly"] for e in events)
+    for event in events:
+        start, end = (
+            time.mktime(time.strptime(event["window"][k], "%Y-%m-%dT%H:%M:%SZ"))
+            for k in ("start", "end")
+        )
+        assert end - start == 1
+    running: dict[str, int] = {}
+    for event in events:  # each invoke gets the state the previous one of its window returned
+        key = event["window"]["start"]
+        assert event["state"].get("count", 0) == running.get(key, 0)
+        running[key] = running.get(key, 0) + len(event["Records"])
+        if event["isFinalInvokeForWindow"]:
+            assert event["Records"] == []
     lam.delete_event_source_mapping(UUID=uid)
 
 

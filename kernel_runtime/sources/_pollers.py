@@ -30,19 +30,27 @@ from ._events import sqs_record
 if TYPE_CHECKING:
     from ._mappings import EventSourceMappings, MappingConfig, _Mapping
 
-__all__ = ["SqsPoller", "failed_item_identifiers"]
+__all__ = [
+    "PAYLOAD_LIMIT",
+    "RECORD_OVERHEAD",
+    "Outcome",
+    "Poller",
+    "SqsPoller",
+    "failed_item_identifiers",
+    "iso_ms",
+]
 
 log = logging.getLogger(__name__)
 
 #: Synchronous invoke payload limit (6 MB); SQS batches are cut below it.
-_PAYLOAD_LIMIT = 6 * 1024 * 1024
-_RECORD_OVERHEAD = 1024  # receipt handle, attributes and JSON punctuation per SQS record
+PAYLOAD_LIMIT = 6 * 1024 * 1024
+RECORD_OVERHEAD = 1024  # receipt handle, attributes and JSON punctuation per SQS record
 _MAX_BACKOFF_S = 1.0
 _SCALE_STEP_S = 0.2  # AWS adds at most 300 concurrent batches a minute
 _BUSY_POLL_S = 0.2
 
 
-def _iso(epoch: float) -> str:
+def iso_ms(epoch: float) -> str:
     """ISO 8601 with milliseconds, as Lambda writes times in invocation records."""
     millis = round(epoch * 1000)
     seconds, millis = divmod(millis, 1000)
@@ -84,7 +92,7 @@ def failed_item_identifiers(payload: bytes, known: Sequence[str]) -> list[str] |
 
 
 @dataclass(frozen=True)
-class _Outcome:
+class Outcome:
     """One invoke of a batch: ``kind`` is ok | function_error | error | throttled | stopped."""
 
     kind: str
@@ -106,7 +114,7 @@ class _Outcome:
         return out
 
 
-class _Poller:
+class Poller:
     """Threads of one mapping; :meth:`stop` signals them, :meth:`join` waits for them."""
 
     def __init__(self, mapping: _Mapping, host: EventSourceMappings) -> None:
@@ -164,27 +172,33 @@ class _Poller:
         raise NotImplementedError
 
     # -- invoking ------------------------------------------------------------------------------
-    def _invoke(self, records: list[dict[str, Any]], keep_trying: Callable[[], bool]) -> _Outcome:
-        """Invoke synchronously with ``{"Records": records}``; throttles are retried with
-        backoff while ``keep_trying()`` (and the poller runs)."""
+    def _invoke(
+        self,
+        records: list[dict[str, Any]],
+        keep_trying: Callable[[], bool],
+        extra: dict[str, Any] | None = None,
+    ) -> Outcome:
+        """Invoke synchronously with ``{"Records": records, **extra}``; throttles are retried
+        with backoff while ``keep_trying()`` (and the poller runs)."""
         cfg = self.config
         backoff = self.host.retry_backoff_s
+        event = {"Records": records, **(extra or {})}
         while True:
             try:
-                result = self.host.service.invoke(cfg.function_arn, {"Records": records})
+                result = self.host.service.invoke(cfg.function_arn, event)
             except TooManyRequestsException:
                 self.counters.add(throttles=1)
                 if self.stopped:
-                    return _Outcome("stopped")
+                    return Outcome("stopped")
                 if not keep_trying():
-                    return _Outcome("throttled", 429)
+                    return Outcome("throttled", 429)
                 self._stop.wait(backoff)
                 backoff = min(_MAX_BACKOFF_S, backoff * 2)
                 continue
             except LambdaError as exc:
                 self.counters.add(errors=1)
                 self.mapping.last_processing_result = f"PROBLEM: {exc.message}"
-                return _Outcome("error", exc.status, function_error=exc.code)
+                return Outcome("error", exc.status, function_error=exc.code)
             break
         self.counters.add(invocations=1, invoked_records=len(records))
         kind = "function_error" if result.function_error else "ok"
@@ -193,7 +207,7 @@ class _Poller:
             self.mapping.last_processing_result = "PROBLEM: Function call failed"
         else:
             self.mapping.last_processing_result = "OK"
-        return _Outcome(
+        return Outcome(
             kind,
             result.status_code,
             result.payload,
@@ -223,7 +237,7 @@ def sqs_event_record(message: dict[str, Any], cfg: MappingConfig) -> dict[str, A
     )
 
 
-class SqsPoller(_Poller):
+class SqsPoller(Poller):
     """One receiver thread per queue; each batch is invoked on its own thread."""
 
     def __init__(self, mapping: _Mapping, host: EventSourceMappings) -> None:
@@ -305,8 +319,8 @@ class SqsPoller(_Poller):
             )
             got = answer.get("Messages") or []
             for message in got:
-                size += len(message.get("Body", "").encode()) + _RECORD_OVERHEAD
-                if size > _PAYLOAD_LIMIT and messages:
+                size += len(message.get("Body", "").encode()) + RECORD_OVERHEAD
+                if size > PAYLOAD_LIMIT and messages:
                     self._release(sqs, cfg, got[got.index(message) :])
                     return messages
                 messages.append(message)

@@ -13,18 +13,19 @@ import json
 import logging
 import time
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..errors import LambdaError
 from ._events import InvalidEventError, dynamodb_record, kinesis_record
 from ._pollers import (
-    _PAYLOAD_LIMIT,
-    _RECORD_OVERHEAD,
-    _iso,
-    _Outcome,
-    _Poller,
+    PAYLOAD_LIMIT,
+    RECORD_OVERHEAD,
+    Outcome,
+    Poller,
     failed_item_identifiers,
+    iso_ms,
 )
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ __all__ = ["StreamPoller"]
 log = logging.getLogger(__name__)
 
 _SHARD_REFRESH_S = 10.0
+_STATE_LIMIT = 1024 * 1024  # a window's state above 1 MB ends the window early
 
 
 def _stream_name(arn: str) -> str:
@@ -79,7 +81,7 @@ class _Kinesis:
 
     def size(self, raw: dict[str, Any]) -> int:
         """Bytes in the event: data in base64 and the record's other fields."""
-        return len(raw.get("Data", b"")) * 4 // 3 + _RECORD_OVERHEAD
+        return len(raw.get("Data", b"")) * 4 // 3 + RECORD_OVERHEAD
 
     def arrival(self, raw: dict[str, Any]) -> float:
         return _epoch(raw.get("ApproximateArrivalTimestamp"))
@@ -127,7 +129,7 @@ class _DynamoDB:
 
     def size(self, raw: dict[str, Any]) -> int:
         """Bytes in the event: the item images (typed JSON is larger) and the fields."""
-        return 2 * int(raw.get("dynamodb", {}).get("SizeBytes", 0)) + _RECORD_OVERHEAD
+        return 2 * int(raw.get("dynamodb", {}).get("SizeBytes", 0)) + RECORD_OVERHEAD
 
     def arrival(self, raw: dict[str, Any]) -> float:
         return _epoch(raw.get("dynamodb", {}).get("ApproximateCreationDateTime"))
@@ -180,10 +182,45 @@ def _epoch(value: Any) -> float:
     return float(value)
 
 
+@dataclass
+class _Window:
+    """An open tumbling window of one shard and the state the function returned last."""
+
+    start: float
+    end: float
+    state: Any = field(default_factory=dict)
+
+    def fields(self, shard: str, arn: str, *, final: bool, early: bool) -> dict[str, Any]:
+        """What a windowed invoke adds to ``Records``."""
+        return {
+            "window": {"start": _iso_s(self.start), "end": _iso_s(self.end)},
+            "state": self.state,
+            "shardId": shard,
+            "eventSourceARN": arn,
+            "isFinalInvokeForWindow": final,
+            "isWindowTerminatedEarly": early,
+        }
+
+    def take_state(self, payload: bytes) -> bool:
+        """Keep the answer's ``state``; False (a failed invoke) if it has none."""
+        try:
+            answer = json.loads(payload) if payload.strip() else None
+        except ValueError:
+            return False
+        if not isinstance(answer, dict) or "state" not in answer:
+            return False
+        self.state = answer["state"] if answer["state"] is not None else {}
+        return True
+
+
+def _iso_s(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
 _Pair = tuple[dict[str, Any], dict[str, Any]]  # (raw API record, Lambda event record)
 
 
-class StreamPoller(_Poller):
+class StreamPoller(Poller):
     """A supervisor that finds shards, and one worker thread per shard."""
 
     def __init__(
@@ -234,11 +271,13 @@ class StreamPoller(_Poller):
         return self.source.iterator(client, arn, shard, position or "LATEST")
 
     def _shard(self, shard: str, initial: bool) -> None:
-        """Read one shard in order: GetRecords, batch (size, window), process, checkpoint."""
+        """Read one shard in order: GetRecords, batch (size, batching window, tumbling
+        window), process, checkpoint; close tumbling windows as their end passes."""
         iterator: str | None = None
         closed = False
         buffer: list[dict[str, Any]] = []
         since: float | None = None
+        window: _Window | None = None
         while not self.stopped:
             cfg = self.config
             client = self.host.client(self.source.client_name, cfg.region)
@@ -261,15 +300,36 @@ class StreamPoller(_Poller):
             if got:
                 buffer += got
                 since = since if since is not None else time.monotonic()
-            window = cfg.maximum_batching_window_in_seconds / self.host.speed
+            tumbling = cfg.tumbling_window_in_seconds
+            if window is not None and (
+                not tumbling
+                or (buffer and self._window_start(buffer[0], tumbling) != window.start)
+                or (not buffer and (closed or time.time() >= window.end))
+            ):
+                if not self._close_window(shard, cfg, window, early=False):
+                    return
+                window = None
+                continue
+            batching = cfg.maximum_batching_window_in_seconds / self.host.speed
             waited = time.monotonic() - since if since is not None else 0.0
             if buffer and (
-                len(buffer) >= cfg.batch_size or window <= 0 or waited >= window or closed
+                len(buffer) >= cfg.batch_size or batching <= 0 or waited >= batching or closed
             ):
                 count = self._fits(buffer[: cfg.batch_size])
+                if tumbling:
+                    start = self._window_start(buffer[0], tumbling)
+                    count = next(
+                        (
+                            i
+                            for i in range(count)
+                            if self._window_start(buffer[i], tumbling) != start
+                        ),
+                        count,
+                    )
+                    window = window or _Window(start, start + tumbling)
                 batch, buffer = buffer[:count], buffer[count:]
                 try:
-                    if not self._process(shard, cfg, batch):
+                    if not self._process(shard, cfg, batch, window):
                         return  # stopped mid-batch: the checkpoint stays before it
                 except Exception:  # keep the shard alive; the batch is read again
                     log.exception("processing a batch of %s %s failed", cfg.uuid, shard)
@@ -278,24 +338,58 @@ class StreamPoller(_Poller):
                     continue
                 self.mapping.checkpoints[shard] = self.source.sequence(batch[-1])
                 since = time.monotonic() if buffer else None
+                if window is not None and len(json.dumps(window.state)) > _STATE_LIMIT:
+                    if not self._close_window(shard, cfg, window, early=True):
+                        return
+                    window.state = {}  # the same window goes on with a fresh state
                 continue
             if closed and not buffer:
                 return
             pause = self.poll_interval_s
-            if buffer and window > 0:
-                pause = min(pause, max(0.0, window - waited))
+            if buffer and batching > 0:
+                pause = min(pause, max(0.0, batching - waited))
+            if window is not None:
+                pause = min(pause, max(0.0, window.end - time.time()))
             self._stop.wait(pause)
+
+    def _window_start(self, raw: dict[str, Any], tumbling: int) -> float:
+        """Tumbling windows are aligned on multiples of their length, by arrival time."""
+        arrival = self.source.arrival(raw)
+        return arrival - arrival % tumbling
+
+    def _close_window(
+        self, shard: str, cfg: MappingConfig, window: _Window, *, early: bool
+    ) -> bool:
+        """The final invoke of a window (no records, its state): retried until it succeeds,
+        as Lambda holds the shard until then. False if stopped."""
+        failures = 0
+        while not self.stopped:
+            extra = window.fields(shard, cfg.event_source_arn, final=True, early=early)
+            outcome = self._invoke([], lambda: True, extra)
+            if outcome.kind == "ok":
+                return True
+            if outcome.kind == "stopped":
+                return False
+            failures += 1
+            self._pause(failures)
+        return False
 
     def _fits(self, records: list[dict[str, Any]]) -> int:
         """How many of ``records`` fit in one 6 MB invoke payload (at least one)."""
         total = 0
         for count, raw in enumerate(records):
             total += self.source.size(raw)
-            if total > _PAYLOAD_LIMIT and count:
+            if total > PAYLOAD_LIMIT and count:
                 return count
         return len(records)
 
-    def _process(self, shard: str, cfg: MappingConfig, batch: list[dict[str, Any]]) -> bool:
+    def _process(
+        self,
+        shard: str,
+        cfg: MappingConfig,
+        batch: list[dict[str, Any]],
+        window: _Window | None = None,
+    ) -> bool:
         """Filter, then invoke until the batch succeeds or is given up on; False if stopped."""
         role = self._role(cfg)
         pairs: list[_Pair] = [(raw, self.source.record(raw, shard, cfg, role)) for raw in batch]
@@ -309,24 +403,27 @@ class StreamPoller(_Poller):
             pairs = keep
         if not pairs:
             return True
-        return self._retry(shard, pairs)
+        return self._retry(shard, pairs, window)
 
-    def _retry(self, shard: str, pairs: list[_Pair]) -> bool:
+    def _retry(self, shard: str, pairs: list[_Pair], window: _Window | None) -> bool:
         """AWS's stream error handling: retry the failing part (halves with bisect, from the
         lowest reported sequence number with a partial response) until it succeeds, runs
-        out of MaximumRetryAttempts or MaximumRecordAgeInSeconds."""
+        out of MaximumRetryAttempts or MaximumRecordAgeInSeconds. In a tumbling window each
+        successful invoke's ``state`` is handed to the next; an answer without one fails."""
         stack: list[tuple[list[_Pair], int]] = [(pairs, 0)]
         while stack:
             if self.stopped:
                 return False
             cfg = self.config
             part, failures = stack.pop()
-            last: _Outcome | None = None
             if self._expired(cfg, part):
-                self._discard(shard, cfg, part, "RecordAgeExceeded", failures, last)
+                self._discard(shard, cfg, part, "RecordAgeExceeded", failures, None)
                 continue
+            extra = None
+            if window is not None:
+                extra = window.fields(shard, cfg.event_source_arn, final=False, early=False)
             outcome = self._invoke(
-                [p[1] for p in part], lambda c=cfg, p=part: not self._expired(c, p)
+                [p[1] for p in part], lambda c=cfg, p=part: not self._expired(c, p), extra
             )
             if outcome.kind == "stopped":
                 return False
@@ -334,7 +431,7 @@ class StreamPoller(_Poller):
                 self._discard(shard, cfg, part, "RecordAgeExceeded", failures, outcome)
                 continue
             remaining: list[_Pair] | None = None
-            if outcome.kind == "ok":
+            if outcome.kind == "ok" and (window is None or window.take_state(outcome.payload)):
                 if not cfg.report_batch_item_failures:
                     continue
                 sequences = [self.source.sequence(raw) for raw, _ in part]
@@ -345,7 +442,7 @@ class StreamPoller(_Poller):
                     lowest = min(int(i) for i in items)
                     start = next(i for i, s in enumerate(sequences) if int(s) == lowest)
                     remaining = part[start:]
-                    self.mapping.last_processing_result = "PROBLEM: Function call failed"
+                self.mapping.last_processing_result = "PROBLEM: Function call failed"
             failures += 1
             failing = remaining if remaining is not None else part
             retries = cfg.maximum_retry_attempts
@@ -375,7 +472,7 @@ class StreamPoller(_Poller):
         part: list[_Pair],
         condition: str,
         invoke_count: int,
-        outcome: _Outcome | None,
+        outcome: Outcome | None,
     ) -> None:
         """Give up on ``part``: count it and send an invocation record to OnFailure."""
         self.counters.add(discarded=len(part))
@@ -398,13 +495,13 @@ class StreamPoller(_Poller):
             },
             "responseContext": outcome.response_context() if outcome else {},
             "version": "1.0",
-            "timestamp": _iso(time.time()),
+            "timestamp": iso_ms(time.time()),
             self.source.batch_info: {
                 "shardId": shard,
                 "startSequenceNumber": self.source.sequence(first),
                 "endSequenceNumber": self.source.sequence(last),
-                "approximateArrivalOfFirstRecord": _iso(self.source.arrival(first)),
-                "approximateArrivalOfLastRecord": _iso(self.source.arrival(last)),
+                "approximateArrivalOfFirstRecord": iso_ms(self.source.arrival(first)),
+                "approximateArrivalOfLastRecord": iso_ms(self.source.arrival(last)),
                 "batchSize": len(part),
                 "streamArn": cfg.event_source_arn,
             },
