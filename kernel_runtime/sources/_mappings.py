@@ -2,10 +2,10 @@
 DynamoDB Streams).
 
 :class:`EventSourceMappings` answers Create/List/Get/Update/DeleteEventSourceMapping with AWS's
-request and response shapes, validation and error messages, and runs one poller per enabled
-mapping (``_pollers``). Pollers reach the sources through plain boto3 clients from
-``client_factory(service_name, region)``, so the same mapping polls the embedded moto, a
-LocalStack or real AWS.
+request and response shapes, validation (``_mapping_checks``) and error messages, and runs one
+poller per enabled mapping (``_pollers`` for SQS, ``_streams`` for Kinesis and DynamoDB).
+Pollers reach the sources through plain boto3 clients from ``client_factory(service_name,
+region)``, so the same mapping polls the embedded moto, a LocalStack or real AWS.
 
 A mapping's settings are an immutable :class:`MappingConfig`; an update swaps it and the poller
 reads the new one before its next batch, so an update never tears a batch in half.

@@ -20,6 +20,7 @@ import json
 import logging
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -114,7 +115,7 @@ class Outcome:
         return out
 
 
-class Poller:
+class Poller(ABC):
     """Threads of one mapping; :meth:`stop` signals them, :meth:`join` waits for them."""
 
     def __init__(self, mapping: _Mapping, host: EventSourceMappings) -> None:
@@ -168,8 +169,9 @@ class Poller:
         self.host.transition(self.mapping, "Enabled", only_from=("Creating", "Enabling"))
         self.run()
 
+    @abstractmethod
     def run(self) -> None:
-        raise NotImplementedError
+        """The poller's main loop, on its own thread, until :meth:`stop`."""
 
     # -- invoking ------------------------------------------------------------------------------
     def _invoke(
@@ -318,10 +320,10 @@ class SqsPoller(Poller):
                 MessageAttributeNames=["All"],
             )
             got = answer.get("Messages") or []
-            for message in got:
+            for index, message in enumerate(got):
                 size += len(message.get("Body", "").encode()) + RECORD_OVERHEAD
                 if size > PAYLOAD_LIMIT and messages:
-                    self._release(sqs, cfg, got[got.index(message) :])
+                    self._release(sqs, cfg, got[index:])
                     return messages
                 messages.append(message)
             if window <= 0 or (not messages and deadline is None):
@@ -361,8 +363,10 @@ class SqsPoller(Poller):
         self.counters.add(polled=len(records), batches=1)
         keep = records
         if cfg.filter_criteria is not None:
-            keep = [r for r in records if cfg.filter_criteria.matches(r, "aws:sqs")]
-            dropped = [r for r in records if r not in keep]
+            keep, dropped = [], []
+            for record in records:
+                matched = cfg.filter_criteria.matches(record, "aws:sqs")
+                (keep if matched else dropped).append(record)
             if dropped:  # AWS deletes messages that match no filter, without invoking
                 self.counters.add(filtered_out=len(dropped))
                 self._delete(sqs, cfg, dropped)
