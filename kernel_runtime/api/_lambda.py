@@ -627,11 +627,11 @@ class LambdaRestApi:
         return self.registry.get_policy(req.params[0], req.query("Qualifier"))
 
 
+# Operations defined in their own modules register their routes on import.
+from . import _lambda_mappings, _lambda_urls  # noqa: E402,F401
+
 #: Every operation the edge serves (for docs and tests).
 OPERATIONS = frozenset(op for op, _, _ in _ROUTES.values()) | {
     "GetLayerVersionByArn",
     "ListProvisionedConcurrencyConfigs",
 }
-
-from . import _lambda_urls  # noqa: E402,F401  (registers routes)
-from . import _lambda_mappings  # noqa: E402,F401  (registers routes)
