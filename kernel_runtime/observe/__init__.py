@@ -13,8 +13,26 @@ from __future__ import annotations
 from .._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
+    "AWS_LIST_PRICES": "._cost",
+    "AlarmValidationError": "._alarms",
+    "Cost": "._cost",
+    "CostBreakdown": "._cost",
+    "Datapoint": "._stats",
+    "Evaluation": "._alarms",
+    "MetricAlarm": "._alarms",
+    "PriceList": "._cost",
+    "PricingError": "._cost",
+    "ProvisionedConcurrencyUsage": "._cost",
     "SamplingRule": "._xray",
+    "Statistic": "._stats",
+    "StatisticsError": "._stats",
+    "Usage": "._cost",
     "XRayDaemon": "._xray",
+    "aggregate": "._stats",
+    "evaluate": "._alarms",
+    "invocation_cost": "._cost",
+    "monthly_cost": "._cost",
+    "parse_statistic": "._stats",
     "platform_segments": "._xray",
     "trace_tree": "._xray",
 }
