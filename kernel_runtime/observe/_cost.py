@@ -209,7 +209,10 @@ def invocation_cost(
     prices: PriceList = AWS_LIST_PRICES,
 ) -> Cost:
     """What one invocation costs: the request, its duration at the first-tier rate (or the
-    provisioned-concurrency execution rate) and ``/tmp`` above 512 MB. No free tier."""
+    provisioned-concurrency execution rate) and ``/tmp`` above 512 MB. No free tier.
+
+    ``billed_duration_ms`` is the REPORT line's Billed Duration: on an on-demand cold start it
+    already includes the Init Duration (billed since August 2025)."""
     gb, seconds = _gb(memory_mb), _seconds(billed_duration_ms)
     storage_gb = _storage_gb(ephemeral_storage_mb)
     gb_seconds = gb * seconds
