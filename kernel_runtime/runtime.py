@@ -170,6 +170,9 @@ class LambdaRuntime:
                 self.aws = AwsServices(
                     self.service, self.clock, url, embedded=aws_endpoint_url is None
                 )
+                from .sources._mappings import EventSourceMappings
+
+                self.service.event_source_mappings = EventSourceMappings(self.service)
         except BaseException:
             self.close()
             raise
@@ -273,6 +276,8 @@ class LambdaRuntime:
         self._closed = True
         for door in self._front_doors:
             door.close()
+        if self.service.event_source_mappings is not None:
+            self.service.event_source_mappings.close()  # pollers stop before their endpoint
         if self.server is not None:
             self.server.stop()
         if self.aws is not None:

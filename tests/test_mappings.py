@@ -140,6 +140,7 @@ def metrics() -> list[tuple[str, str, float]]:
 @pytest.fixture(scope="module")
 def lab(metrics: list[tuple[str, str, float]]) -> Iterator[LambdaRuntime]:
     with LambdaRuntime() as runtime:
+        runtime.service.event_source_mappings.close()  # replaced by one with fast polling
         runtime.service.event_source_mappings = EventSourceMappings(
             runtime.service,
             sqs_wait_time_s=1,
