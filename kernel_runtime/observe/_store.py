@@ -1,0 +1,1146 @@
+"""The store: everything observed, in SQLite, written off the invoke path (DESIGN decision 8).
+
+Writes only append to an in-memory queue (a ``collections.deque``: no lock, no SQLite on the
+caller's thread; the invoke path pays well under a microsecond). A daemon writer thread wakes
+every ``flush_interval`` (sooner when the queue grows), turns invocations into their CloudWatch
+log events and Embedded Metric Format points, and writes the batch in one transaction.
+
+The file is SQLite in WAL mode, so readers never block the writer, and several stores (two
+runtimes, or two processes) can share one file: writes take the lock with ``BEGIN IMMEDIATE``
+under a busy timeout and are retried while another writer holds it. The schema is versioned
+with ``PRAGMA user_version`` and migrated forward when a store opens.
+
+Times are epoch seconds (floats) everywhere except log events, which are epoch milliseconds
+as in the CloudWatch Logs API. Queries return plain Python structures and first wait for
+whatever was recorded before them, so a query right after an invoke sees it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ._logs import (
+    _RANK,
+    FilterPattern,
+    LogEvent,
+    _rank,
+    emf_metrics,
+    event_level,
+    log_group_name,
+    timed_messages,
+)
+
+__all__ = ["LogFollower", "Store", "StoreError"]
+
+_log = logging.getLogger("kernel_runtime.observe")
+
+#: Forward migrations: entry ``n`` takes a store from ``user_version`` n to n + 1.
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE invocations (
+            id INTEGER PRIMARY KEY,
+            request_id TEXT NOT NULL,
+            function_name TEXT NOT NULL,
+            function_version TEXT NOT NULL,
+            qualifier TEXT,
+            function_arn TEXT,
+            architecture TEXT,
+            environment_id TEXT NOT NULL,
+            log_stream_name TEXT NOT NULL,
+            status TEXT NOT NULL,
+            error_type TEXT,
+            function_error TEXT,
+            cold_start INTEGER NOT NULL,
+            initialization_type TEXT NOT NULL,
+            init_duration_ms REAL,
+            duration_ms REAL NOT NULL,
+            billed_duration_ms INTEGER NOT NULL,
+            memory_size_mb INTEGER NOT NULL,
+            max_memory_used_mb INTEGER NOT NULL,
+            started_at REAL NOT NULL,
+            finished_at REAL NOT NULL,
+            trace_id TEXT,
+            log_bytes_dropped INTEGER NOT NULL DEFAULT 0,
+            payload BLOB
+        )""",
+        "CREATE INDEX invocations_function_time ON invocations (function_name, started_at)",
+        "CREATE INDEX invocations_time ON invocations (started_at)",
+        "CREATE INDEX invocations_request ON invocations (request_id)",
+        """CREATE TABLE lifecycle (
+            id INTEGER PRIMARY KEY,
+            environment_id TEXT NOT NULL,
+            function_name TEXT NOT NULL,
+            function_version TEXT,
+            state TEXT NOT NULL,
+            at REAL NOT NULL
+        )""",
+        "CREATE INDEX lifecycle_function_time ON lifecycle (function_name, at)",
+        "CREATE INDEX lifecycle_environment_time ON lifecycle (environment_id, at)",
+        """CREATE TABLE log_events (
+            id INTEGER PRIMARY KEY,
+            log_group TEXT NOT NULL,
+            log_stream TEXT NOT NULL,
+            timestamp INTEGER NOT NULL,
+            ingestion_time INTEGER NOT NULL,
+            message TEXT NOT NULL,
+            request_id TEXT
+        )""",
+        "CREATE INDEX log_events_group_time ON log_events (log_group, timestamp)",
+        "CREATE INDEX log_events_request ON log_events (request_id)",
+        """CREATE TABLE log_streams (
+            log_group TEXT NOT NULL,
+            log_stream TEXT NOT NULL,
+            creation_time INTEGER NOT NULL,
+            first_event_timestamp INTEGER NOT NULL,
+            last_event_timestamp INTEGER NOT NULL,
+            last_ingestion_time INTEGER NOT NULL,
+            PRIMARY KEY (log_group, log_stream)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE metric_points (
+            id INTEGER PRIMARY KEY,
+            namespace TEXT NOT NULL,
+            metric_name TEXT NOT NULL,
+            dimensions TEXT NOT NULL,
+            timestamp REAL NOT NULL,
+            value REAL NOT NULL,
+            unit TEXT NOT NULL,
+            storage_resolution INTEGER NOT NULL DEFAULT 60
+        )""",
+        "CREATE INDEX metric_points_name_time ON metric_points (namespace, metric_name, timestamp)",
+        """CREATE TABLE throttles (
+            id INTEGER PRIMARY KEY,
+            function_name TEXT NOT NULL,
+            qualifier TEXT,
+            reason TEXT NOT NULL,
+            at REAL NOT NULL
+        )""",
+        "CREATE INDEX throttles_function_time ON throttles (function_name, at)",
+        """CREATE TABLE trace_segments (
+            id INTEGER PRIMARY KEY,
+            trace_id TEXT NOT NULL,
+            segment_id TEXT NOT NULL,
+            parent_id TEXT,
+            name TEXT NOT NULL,
+            start_time REAL NOT NULL,
+            end_time REAL,
+            document TEXT NOT NULL
+        )""",
+        "CREATE INDEX trace_segments_trace ON trace_segments (trace_id, start_time)",
+        """CREATE TABLE alarm_history (
+            id INTEGER PRIMARY KEY,
+            alarm_name TEXT NOT NULL,
+            old_state TEXT NOT NULL,
+            new_state TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            at REAL NOT NULL
+        )""",
+        "CREATE INDEX alarm_history_name_time ON alarm_history (alarm_name, at)",
+    ),
+)
+
+_INVOCATION_COLUMNS = (
+    "request_id",
+    "function_name",
+    "function_version",
+    "qualifier",
+    "function_arn",
+    "architecture",
+    "environment_id",
+    "log_stream_name",
+    "status",
+    "error_type",
+    "function_error",
+    "cold_start",
+    "initialization_type",
+    "init_duration_ms",
+    "duration_ms",
+    "billed_duration_ms",
+    "memory_size_mb",
+    "max_memory_used_mb",
+    "started_at",
+    "finished_at",
+    "trace_id",
+    "log_bytes_dropped",
+    "payload",
+)
+_INSERT_INVOCATION = (
+    f"INSERT INTO invocations ({', '.join(_INVOCATION_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_INVOCATION_COLUMNS))})"
+)
+_INSERT_LOG = (
+    "INSERT INTO log_events (log_group, log_stream, timestamp, ingestion_time, message, "
+    "request_id) VALUES (?, ?, ?, ?, ?, ?)"
+)
+_UPSERT_STREAM = (
+    "INSERT INTO log_streams VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (log_group, log_stream) "
+    "DO UPDATE SET first_event_timestamp = min(first_event_timestamp, "
+    "excluded.first_event_timestamp), last_event_timestamp = max(last_event_timestamp, "
+    "excluded.last_event_timestamp), last_ingestion_time = max(last_ingestion_time, "
+    "excluded.last_ingestion_time)"
+)
+_INSERT_METRIC = (
+    "INSERT INTO metric_points (namespace, metric_name, dimensions, timestamp, value, unit, "
+    "storage_resolution) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_LIFECYCLE = (
+    "INSERT INTO lifecycle (environment_id, function_name, function_version, state, at) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
+_INSERT_THROTTLE = (
+    "INSERT INTO throttles (function_name, qualifier, reason, at) VALUES (?, ?, ?, ?)"
+)
+_INSERT_SEGMENT = (
+    "INSERT INTO trace_segments (trace_id, segment_id, parent_id, name, start_time, end_time, "
+    "document) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_ALARM = (
+    "INSERT INTO alarm_history (alarm_name, old_state, new_state, reason, at) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
+
+# Kinds of queued records (the first item of each queued tuple)
+_INVOCATION, _LIFECYCLE, _LOGS, _METRIC, _THROTTLE, _SEGMENTS, _ALARM, _FLUSH = range(8)
+_WAKE_AT = 4096  # queue length at which a record wakes the writer early
+_BATCH = 20_000  # records per transaction at most
+_YIELD_EVERY = 16  # records turned into rows between two releases of the GIL
+_BUSY_TIMEOUT_S = 5.0
+_LOCKED_RETRY_S = 60.0  # how long a batch waits for another writer before it is dropped
+
+
+class StoreError(Exception):
+    """The store cannot be used: closed, or written by a newer lambda-lab."""
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL, with a busy timeout."""
+    conn = sqlite3.connect(
+        str(path), timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+    )
+    deadline = time.monotonic() + _LOCKED_RETRY_S
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            break
+        except sqlite3.OperationalError as exc:  # another process is creating the file
+            if not _is_locked(exc) or time.monotonic() > deadline:
+                conn.close()
+                raise
+            time.sleep(0.01)
+    conn.execute("PRAGMA synchronous = NORMAL")  # WAL: durable across process crashes
+    return conn
+
+
+def _is_locked(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc)
+    return "locked" in text or "busy" in text
+
+
+def _migrate(conn: sqlite3.Connection, migrations: Sequence[Sequence[str]]) -> int:
+    """Bring the schema to ``len(migrations)``; returns the version found before."""
+    latest = len(migrations)
+
+    def check(version: int) -> None:
+        if version > latest:
+            raise StoreError(
+                f"the store's schema version {version} is newer than this lambda-lab "
+                f"understands ({latest}); upgrade lambda-lab or use another store path"
+            )
+
+    found = conn.execute("PRAGMA user_version").fetchone()[0]
+    check(found)
+    if found == latest:
+        return found
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        found = conn.execute("PRAGMA user_version").fetchone()[0]  # another process may have
+        check(found)
+        for statements in migrations[found:]:
+            for statement in statements:
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {latest}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return found
+
+
+def _epoch(value: float | datetime | None) -> float | None:
+    if value is None or isinstance(value, (int, float)):
+        return value
+    return value.timestamp()
+
+
+def _epoch_ms(value: int | float | datetime | None) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return int(value.timestamp() * 1000)
+    return int(value)
+
+
+_CANONICAL: dict[tuple[tuple[str, str], ...], str] = {}
+
+
+def _canonical(dimensions: Mapping[str, str] | None) -> str:
+    """Dimensions as one canonical JSON string (sorted keys, no spaces): equal sets compare
+    equal in SQL. Cached: a function emits the same few sets over and over."""
+    if not dimensions:
+        return "{}"
+    key = tuple(sorted(dimensions.items()))
+    text = _CANONICAL.get(key)
+    if text is None:
+        text = json.dumps(dict(key), separators=(",", ":"))
+        if len(_CANONICAL) < 4096:
+            _CANONICAL[key] = text
+    return text
+
+
+def _text(value: Any) -> Any:
+    """A str enum (the sandbox's ``State``) as its plain value, for SQLite."""
+    return getattr(value, "value", value) if type(value) is not str else value
+
+
+class _Sink:
+    """What a closed store appends to: nothing is kept."""
+
+    @staticmethod
+    def append(item: Any) -> None:
+        return None
+
+    def __len__(self) -> int:
+        return 0
+
+
+class _Writer:
+    """The daemon thread that drains the queue into SQLite. Holds no reference to the Store,
+    so an unclosed store can still be collected (its finalizer stops this writer)."""
+
+    def __init__(
+        self,
+        path: Path,
+        queue: deque[tuple[Any, ...]],
+        wake: threading.Event,
+        interval: float,
+        now: Callable[[], float],
+    ) -> None:
+        self.path = path
+        self.queue = queue
+        self.wake = wake
+        self.interval = interval
+        self.now = now
+        self.stopping = False
+        self.thread = threading.Thread(target=self.run, name="lambda-lab-store", daemon=True)
+
+    def run(self) -> None:
+        try:
+            conn = _connect(self.path)
+        except Exception:  # noqa: BLE001 - flush() then reports False instead of hanging
+            _log.exception("the store's writer could not open %s", self.path)
+            return
+        try:
+            while True:
+                self.wake.wait(self.interval)
+                self.wake.clear()
+                stopping = self.stopping
+                while self.queue:
+                    self.write_batch(conn)
+                if stopping:
+                    return
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self.stopping = True
+        self.wake.set()
+        if self.thread.is_alive() and self.thread is not threading.current_thread():
+            self.thread.join()
+
+    def write_batch(self, conn: sqlite3.Connection) -> None:
+        queue = self.queue
+        items: list[tuple[Any, ...]] = []
+        flushes: list[threading.Event] = []
+        while queue and len(items) < _BATCH:
+            item = queue.popleft()
+            if item[0] == _FLUSH:
+                flushes.append(item[1])
+            else:
+                items.append(item)
+        try:
+            if items:
+                self.commit(conn, items)
+        except Exception:  # noqa: BLE001 - the writer must outlive one bad batch
+            _log.exception("the store dropped a batch of %d records", len(items))
+        finally:
+            for done in flushes:
+                done.set()
+
+    def commit(self, conn: sqlite3.Connection, items: list[tuple[Any, ...]]) -> None:
+        rows = _Rows(int(self.now() * 1000))
+        bad = 0
+        for i, item in enumerate(items, 1):
+            try:
+                rows.add(item)
+            except Exception:  # noqa: BLE001 - one bad record must not cost the batch
+                if not bad:
+                    _log.exception("the store skipped a record it could not read: %.200r", item)
+                bad += 1
+            if not i % _YIELD_EVERY:
+                # let the invoke path have the GIL: without this a thread waking from its
+                # worker's answer could wait a whole switch interval (5 ms) for this one
+                time.sleep(0)
+        if bad > 1:
+            _log.error("the store skipped %d records it could not read", bad)
+        deadline = time.monotonic() + _LOCKED_RETRY_S
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    rows.write(conn)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_locked(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)
+
+
+class _Rows:
+    """One batch turned into rows per table (done on the writer thread)."""
+
+    def __init__(self, ingestion_ms: int) -> None:
+        self.ingestion = ingestion_ms
+        self.invocations: list[tuple[Any, ...]] = []
+        self.logs: list[tuple[Any, ...]] = []
+        self.streams: dict[tuple[str, str], list[int]] = {}
+        self.metrics: list[tuple[Any, ...]] = []
+        self.lifecycle: list[tuple[Any, ...]] = []
+        self.throttles: list[tuple[Any, ...]] = []
+        self.segments: list[tuple[Any, ...]] = []
+        self.alarms: list[tuple[Any, ...]] = []
+
+    def add(self, item: tuple[Any, ...]) -> None:
+        kind = item[0]
+        if kind == _INVOCATION:
+            self.add_invocation(*item[1:])
+        elif kind == _LOGS:
+            _, group, stream, events, request_id = item
+            self.add_logs(group, stream, [(int(t), str(m)) for t, m in events], request_id)
+        elif kind == _LIFECYCLE:
+            _, env_id, function, version, state, at = item
+            self.lifecycle.append((env_id, function, version, _text(state), at))
+        elif kind == _METRIC:
+            self.metrics.append(item[1:])
+        elif kind == _THROTTLE:
+            self.throttles.append(item[1:])
+        elif kind == _SEGMENTS:
+            for document in item[1]:
+                self.add_segment(document)
+        elif kind == _ALARM:
+            _, name, old, new, reason, at = item
+            self.alarms.append((name, _text(old), _text(new), reason, at))
+
+    def add_invocation(
+        self, inv: Any, qualifier: str | None, arn: str | None, architecture: str | None
+    ) -> None:
+        self.invocations.append(
+            (
+                inv.request_id,
+                inv.function_name,
+                inv.function_version,
+                qualifier,
+                arn,
+                architecture,
+                inv.environment_id,
+                inv.log_stream_name,
+                inv.status,
+                inv.error_type,
+                inv.function_error,
+                int(inv.cold_start),
+                inv.initialization_type,
+                inv.init_duration_ms,
+                inv.duration_ms,
+                inv.billed_duration_ms,
+                inv.memory_size_mb,
+                inv.max_memory_used_mb,
+                inv.started_at,
+                inv.finished_at,
+                inv.trace_id,
+                inv.log_bytes_dropped,
+                inv.payload,
+            )
+        )
+        events = timed_messages(inv)
+        group = log_group_name(inv.function_name)
+        self.add_logs(group, inv.log_stream_name, events, inv.request_id)
+        for _, message in events:
+            if '"_aws"' in message:
+                for p in emf_metrics(message):
+                    self.metrics.append(
+                        (
+                            p.namespace,
+                            p.name,
+                            _canonical(p.dimensions),
+                            p.timestamp,
+                            p.value,
+                            p.unit,
+                            p.storage_resolution,
+                        )
+                    )
+
+    def add_logs(
+        self,
+        group: str,
+        stream: str,
+        events: Sequence[tuple[int, str]],
+        request_id: str | None,
+    ) -> None:
+        if not events:
+            return
+        ingestion = self.ingestion
+        self.logs.extend([(group, stream, t, ingestion, m, request_id) for t, m in events])
+        first = min(t for t, _ in events)
+        last = max(t for t, _ in events)
+        span = self.streams.get((group, stream))
+        if span is None:
+            self.streams[(group, stream)] = [first, last]
+        else:
+            span[0] = min(span[0], first)
+            span[1] = max(span[1], last)
+
+    def add_segment(self, document: Mapping[str, Any]) -> None:
+        try:
+            self.segments.append(
+                (
+                    str(document["trace_id"]),
+                    str(document["id"]),
+                    document.get("parent_id"),
+                    str(document["name"]),
+                    float(document["start_time"]),
+                    None if document.get("end_time") is None else float(document["end_time"]),
+                    json.dumps(document, separators=(",", ":"), default=str),
+                )
+            )
+        except (KeyError, TypeError, ValueError):
+            _log.warning("the store skipped a trace segment without trace_id, id, name, start_time")
+
+    def write(self, conn: sqlite3.Connection) -> None:
+        for sql, rows in (
+            (_INSERT_INVOCATION, self.invocations),
+            (_INSERT_LOG, self.logs),
+            (_INSERT_METRIC, self.metrics),
+            (_INSERT_LIFECYCLE, self.lifecycle),
+            (_INSERT_THROTTLE, self.throttles),
+            (_INSERT_SEGMENT, self.segments),
+            (_INSERT_ALARM, self.alarms),
+        ):
+            if rows:
+                conn.executemany(sql, rows)
+        if self.streams:
+            ingestion = self.ingestion
+            conn.executemany(
+                _UPSERT_STREAM,
+                [
+                    (group, stream, ingestion, first, last, ingestion)
+                    for (group, stream), (first, last) in self.streams.items()
+                ],
+            )
+
+
+def _stop(writer: _Writer, conn: sqlite3.Connection, lock: threading.Lock) -> None:
+    """Finalizer of a store (``close()``, garbage collection or interpreter exit)."""
+    writer.stop()
+    with lock:
+        conn.close()
+
+
+class Store:
+    """The SQLite store of everything observed: ``Store(path)``; record, query, ``close()``.
+
+    ``flush_interval`` is how often the writer commits (seconds); ``clock`` is anything with
+    ``now()`` in epoch seconds (the platform clock), for ingestion times and the default time
+    of records; the wall clock by default.
+    """
+
+    def __init__(self, path: str | Path, *, flush_interval: float = 0.2, clock: Any = None) -> None:
+        if flush_interval <= 0:
+            raise ValueError(f"flush_interval must be positive, got {flush_interval!r}")
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._now: Callable[[], float] = clock.now if clock is not None else time.time
+        self._closed = False
+        self._lock = threading.Lock()
+        self._conn = _connect(self.path)
+        try:
+            _migrate(self._conn, _MIGRATIONS)
+        except BaseException:
+            self._conn.close()
+            raise
+        self._queue: Any = deque()
+        self._wake = threading.Event()
+        self._writer = _Writer(self.path, self._queue, self._wake, flush_interval, self._now)
+        self._writer.thread.start()
+        # runs on close(), when the store is collected, or at interpreter exit (weakref-based:
+        # the registration does not keep a store alive)
+        self._finalizer = weakref.finalize(self, _stop, self._writer, self._conn, self._lock)
+
+    # -- write path: append only ----------------------------------------------------------------
+    def record_invocation(
+        self,
+        invocation: Any,
+        *,
+        qualifier: str | None = None,
+        function_arn: str | None = None,
+        architecture: str | None = None,
+    ) -> None:
+        """Queue an :class:`~kernel_runtime.invocation.Invocation` (its log events and EMF
+        metrics are derived on the writer thread)."""
+        queue = self._queue
+        queue.append((_INVOCATION, invocation, qualifier, function_arn, architecture))
+        if len(queue) > _WAKE_AT:
+            self._wake.set()
+
+    def record_throttle(
+        self,
+        function_name: str,
+        *,
+        qualifier: str | None = None,
+        reason: str = "ReservedFunctionConcurrentInvocationLimitExceeded",
+        at: float | None = None,
+    ) -> None:
+        """Queue a throttled request (429) with AWS's ``Reason``."""
+        queue = self._queue
+        at = self._now() if at is None else at
+        queue.append((_THROTTLE, function_name, qualifier, reason, at))
+        if len(queue) > _WAKE_AT:
+            self._wake.set()
+
+    def record_lifecycle(
+        self,
+        environment_id: str,
+        function_name: str,
+        function_version: str | None,
+        state: str,
+        at: float | None = None,
+    ) -> None:
+        """Queue an execution environment's state transition (INITIALIZING, READY, ...)."""
+        queue = self._queue
+        queue.append(
+            (
+                _LIFECYCLE,
+                environment_id,
+                function_name,
+                function_version,
+                state,
+                self._now() if at is None else at,
+            )
+        )
+        if len(queue) > _WAKE_AT:
+            self._wake.set()
+
+    def record_metric(
+        self,
+        namespace: str,
+        name: str,
+        value: float,
+        *,
+        dimensions: Mapping[str, str] | None = None,
+        unit: str = "None",
+        timestamp: float | None = None,
+        storage_resolution: int = 60,
+    ) -> None:
+        """Queue one metric data point (``timestamp`` in epoch seconds)."""
+        queue = self._queue
+        queue.append(
+            (
+                _METRIC,
+                namespace,
+                name,
+                _canonical(dimensions),
+                self._now() if timestamp is None else timestamp,
+                float(value),
+                unit,
+                storage_resolution,
+            )
+        )
+        if len(queue) > _WAKE_AT:
+            self._wake.set()
+
+    def record_log_events(
+        self,
+        group: str,
+        stream: str,
+        events: Iterable[LogEvent | tuple[int, str]],
+        *,
+        request_id: str | None = None,
+    ) -> None:
+        """Queue log events (epoch ms, message) for a stream of a log group."""
+        queue = self._queue
+        queue.append((_LOGS, group, stream, list(events), request_id))
+        if len(queue) > _WAKE_AT:
+            self._wake.set()
+
+    def record_segments(self, segments: Iterable[Mapping[str, Any]]) -> None:
+        """Queue X-Ray segment documents (``trace_id``, ``id``, ``parent_id``, ``name``,
+        ``start_time``, ``end_time`` in epoch seconds, and the rest of the document)."""
+        queue = self._queue
+        queue.append((_SEGMENTS, list(segments)))
+        if len(queue) > _WAKE_AT:
+            self._wake.set()
+
+    def record_alarm_state(
+        self,
+        alarm_name: str,
+        old_state: str,
+        new_state: str,
+        reason: str,
+        at: float | None = None,
+    ) -> None:
+        """Queue an alarm's state change (OK, ALARM, INSUFFICIENT_DATA)."""
+        queue = self._queue
+        queue.append(
+            (_ALARM, alarm_name, old_state, new_state, reason, self._now() if at is None else at)
+        )
+        if len(queue) > _WAKE_AT:
+            self._wake.set()
+
+    # -- flushing and closing -------------------------------------------------------------------
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Block until everything recorded before this call is committed; False on timeout."""
+        if self._closed or not self._writer.thread.is_alive():
+            return not len(self._queue)
+        done = threading.Event()
+        self._queue.append((_FLUSH, done))
+        self._wake.set()
+        return done.wait(timeout)
+
+    def close(self) -> None:
+        """Commit what is queued, stop the writer, close the file. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue = _Sink()  # later records are dropped, not kept in memory
+        self._finalizer()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<Store {str(self.path)!r} {state}>"
+
+    # -- queries ----------------------------------------------------------------------------------
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        if self._closed:
+            raise StoreError("the store is closed")
+        if len(self._queue):
+            self.flush()
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def invocations(
+        self,
+        function: str | None = None,
+        start: float | datetime | None = None,
+        end: float | datetime | None = None,
+        request_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Invocations started in [start, end), oldest first (with ``limit``: the most recent
+        ``limit`` of them). Each a dict of the Invocation's fields but ``raw_log``, plus
+        ``qualifier``, ``function_arn`` and ``architecture``."""
+        rows = self._invocation_rows(_INVOCATION_COLUMNS, function, start, end, request_id, limit)
+        out = []
+        for row in rows:
+            record = dict(zip(_INVOCATION_COLUMNS, row, strict=True))
+            record["cold_start"] = bool(record["cold_start"])
+            out.append(record)
+        return out
+
+    def columns(
+        self,
+        function: str | None = None,
+        start: float | datetime | None = None,
+        end: float | datetime | None = None,
+        request_id: str | None = None,
+        limit: int | None = None,
+    ) -> dict[str, list[Any]]:
+        """The same selection as :meth:`invocations`, as one list per field (for plots and
+        ``ColumnDataSource``), without the payload."""
+        names = tuple(c for c in _INVOCATION_COLUMNS if c != "payload")
+        rows = self._invocation_rows(names, function, start, end, request_id, limit)
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+        table = {name: list(col) for name, col in zip(names, columns, strict=True)}
+        table["cold_start"] = [bool(v) for v in table["cold_start"]]
+        return table
+
+    def _invocation_rows(
+        self,
+        names: Sequence[str],
+        function: str | None,
+        start: float | datetime | None,
+        end: float | datetime | None,
+        request_id: str | None,
+        limit: int | None,
+    ) -> list[tuple[Any, ...]]:
+        where, params = _where(
+            ("function_name = ?", function),
+            ("started_at >= ?", _epoch(start)),
+            ("started_at < ?", _epoch(end)),
+            ("request_id = ?", request_id),
+        )
+        sql = f"SELECT {', '.join(names)} FROM invocations{where}"
+        if limit is None:
+            return self._rows(sql + " ORDER BY started_at, id", params)
+        rows = self._rows(sql + " ORDER BY started_at DESC, id DESC LIMIT ?", [*params, limit])
+        rows.reverse()
+        return rows
+
+    def throttles(
+        self,
+        function: str | None = None,
+        start: float | datetime | None = None,
+        end: float | datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """Throttled requests in [start, end), oldest first."""
+        where, params = _where(
+            ("function_name = ?", function), ("at >= ?", _epoch(start)), ("at < ?", _epoch(end))
+        )
+        rows = self._rows(
+            f"SELECT function_name, qualifier, reason, at FROM throttles{where} ORDER BY at, id",
+            params,
+        )
+        keys = ("function_name", "qualifier", "reason", "at")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def lifecycle(
+        self,
+        function: str | None = None,
+        environment_id: str | None = None,
+        start: float | datetime | None = None,
+        end: float | datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """Environment state transitions in [start, end), oldest first."""
+        where, params = _where(
+            ("function_name = ?", function),
+            ("environment_id = ?", environment_id),
+            ("at >= ?", _epoch(start)),
+            ("at < ?", _epoch(end)),
+        )
+        keys = ("environment_id", "function_name", "function_version", "state", "at")
+        rows = self._rows(f"SELECT {', '.join(keys)} FROM lifecycle{where} ORDER BY at, id", params)
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def metric_points(
+        self,
+        namespace: str,
+        name: str,
+        dimensions: Mapping[str, str] | None = None,
+        start: float | datetime | None = None,
+        end: float | datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """Data points of one metric in [start, end), oldest first. ``dimensions`` selects one
+        exact dimension set as CloudWatch does (``{}``: the metric without dimensions); None
+        returns every set."""
+        where, params = _where(
+            ("namespace = ?", namespace),
+            ("metric_name = ?", name),
+            ("dimensions = ?", None if dimensions is None else _canonical(dimensions)),
+            ("timestamp >= ?", _epoch(start)),
+            ("timestamp < ?", _epoch(end)),
+        )
+        rows = self._rows(
+            "SELECT timestamp, value, unit, dimensions, storage_resolution FROM metric_points"
+            f"{where} ORDER BY timestamp, id",
+            params,
+        )
+        return [
+            {
+                "timestamp": t,
+                "value": v,
+                "unit": u,
+                "dimensions": json.loads(d),
+                "storage_resolution": r,
+            }
+            for t, v, u, d, r in rows
+        ]
+
+    def segments(self, trace_id: str) -> list[dict[str, Any]]:
+        """The X-Ray segment documents of one trace, by start time."""
+        rows = self._rows(
+            "SELECT document FROM trace_segments WHERE trace_id = ? ORDER BY start_time, id",
+            (trace_id,),
+        )
+        return [json.loads(document) for (document,) in rows]
+
+    def alarm_history(self, name: str | None = None) -> list[dict[str, Any]]:
+        """State changes of an alarm (all alarms with None), newest first, in the shape of
+        CloudWatch's DescribeAlarmHistory items (``Timestamp`` in epoch seconds)."""
+        where, params = _where(("alarm_name = ?", name))
+        rows = self._rows(
+            "SELECT alarm_name, old_state, new_state, reason, at FROM alarm_history"
+            f"{where} ORDER BY at DESC, id DESC",
+            params,
+        )
+        return [
+            {
+                "AlarmName": alarm,
+                "AlarmType": "MetricAlarm",
+                "Timestamp": at,
+                "HistoryItemType": "StateUpdate",
+                "HistorySummary": f"Alarm updated from {old} to {new}",
+                "HistoryData": json.dumps(
+                    {
+                        "version": "1.0",
+                        "oldState": {"stateValue": old},
+                        "newState": {"stateValue": new, "stateReason": reason},
+                    }
+                ),
+            }
+            for alarm, old, new, reason, at in rows
+        ]
+
+    # -- logs -----------------------------------------------------------------------------------
+    def log_groups(self) -> list[dict[str, Any]]:
+        """Log groups that hold events, in DescribeLogGroups' shape."""
+        rows = self._rows(
+            "SELECT log_group, min(creation_time) FROM log_streams GROUP BY log_group "
+            "ORDER BY log_group"
+        )
+        return [
+            {"logGroupName": group, "creationTime": created, "storedBytes": 0}
+            for group, created in rows
+        ]
+
+    def log_streams(
+        self, group: str, *, order_by: str = "LogStreamName", descending: bool = False
+    ) -> list[dict[str, Any]]:
+        """The streams of a log group, in DescribeLogStreams' shape and orders
+        (``LogStreamName`` or ``LastEventTime``)."""
+        if order_by not in ("LogStreamName", "LastEventTime"):
+            raise ValueError(
+                f"1 validation error detected: Value '{order_by}' at 'orderBy' failed to satisfy "
+                "constraint: Member must satisfy enum value set: [LogStreamName, LastEventTime]"
+            )
+        column = "log_stream" if order_by == "LogStreamName" else "last_event_timestamp"
+        direction = "DESC" if descending else "ASC"
+        rows = self._rows(
+            "SELECT log_stream, creation_time, first_event_timestamp, last_event_timestamp, "
+            f"last_ingestion_time FROM log_streams WHERE log_group = ? "
+            f"ORDER BY {column} {direction}, log_stream {direction}",
+            (group,),
+        )
+        return [
+            {
+                "logStreamName": stream,
+                "creationTime": created,
+                "firstEventTimestamp": first,
+                "lastEventTimestamp": last,
+                "lastIngestionTime": ingested,
+                "storedBytes": 0,
+            }
+            for stream, created, first, last, ingested in rows
+        ]
+
+    def log_events(
+        self,
+        group: str,
+        stream: str | None = None,
+        start: int | datetime | None = None,
+        end: int | datetime | None = None,
+        pattern: str | FilterPattern | None = None,
+        limit: int | None = None,
+        start_from_head: bool = True,
+        *,
+        request_id: str | None = None,
+        min_level: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Events of a log group (one stream with ``stream``) with timestamps in [start, end)
+        (epoch ms), matching a filter ``pattern`` and at ``min_level`` or above, in time order,
+        as FilterLogEvents' events (``logStreamName``, ``timestamp``, ``message``,
+        ``ingestionTime``, ``eventId``). With ``limit``: the first ``limit`` matches, or with
+        ``start_from_head=False`` the last ones (still oldest first), like GetLogEvents."""
+        if isinstance(pattern, str):
+            pattern = FilterPattern.parse(pattern)
+        level_rank = None
+        if min_level is not None:
+            level_rank = _rank(min_level)  # the same validation and ranks as log_events()
+        where, params = _where(
+            ("log_group = ?", group),
+            ("log_stream = ?", stream),
+            ("timestamp >= ?", _epoch_ms(start)),
+            ("timestamp < ?", _epoch_ms(end)),
+            ("request_id = ?", request_id),
+        )
+        order = "ASC" if start_from_head else "DESC"
+        sql = (
+            "SELECT id, log_stream, timestamp, message, ingestion_time FROM log_events"
+            f"{where} ORDER BY timestamp {order}, id {order}"
+        )
+        filtered = pattern is not None or level_rank is not None
+        if limit is not None and not filtered:
+            sql += " LIMIT ?"
+            params.append(limit)
+        rows = self._rows(sql, params)
+        out = []
+        for event_id, log_stream, timestamp, message, ingestion in rows:
+            if pattern is not None and not pattern.matches(message):
+                continue
+            if level_rank is not None and _RANK[event_level(message)] < level_rank:
+                continue
+            out.append(
+                {
+                    "logStreamName": log_stream,
+                    "timestamp": timestamp,
+                    "message": message,
+                    "ingestionTime": ingestion,
+                    "eventId": str(event_id),
+                }
+            )
+            if limit is not None and len(out) >= limit:
+                break
+        if not start_from_head:
+            out.reverse()
+        return out
+
+    def tail(self, group: str, since_ms: int | datetime) -> list[dict[str, Any]]:
+        """Events of a log group from ``since_ms`` on (like ``aws logs tail --since``)."""
+        return self.log_events(group, start=since_ms)
+
+    def follow(
+        self,
+        group: str,
+        callback: Callable[[list[dict[str, Any]]], None],
+        *,
+        interval: float = 0.5,
+        pattern: str | FilterPattern | None = None,
+        from_start: bool = False,
+    ) -> LogFollower:
+        """Call ``callback`` with each batch of new events of a log group (in the order they
+        were stored) until :meth:`LogFollower.stop`: a live tail for widgets, polling the
+        table every ``interval`` seconds on a daemon thread. Only events stored from now on,
+        or all of them with ``from_start``."""
+        if isinstance(pattern, str):
+            pattern = FilterPattern.parse(pattern)
+        cursor = 0
+        if not from_start:
+            (cursor,) = self._rows("SELECT coalesce(max(id), 0) FROM log_events")[0]
+        return LogFollower(self, group, callback, interval, pattern, cursor)
+
+    def _events_after(self, group: str, cursor: int, limit: int) -> list[tuple[Any, ...]]:
+        if self._closed:
+            return []
+        with self._lock:
+            return self._conn.execute(
+                "SELECT id, log_stream, timestamp, message, ingestion_time FROM log_events "
+                "WHERE id > ? AND log_group = ? ORDER BY id LIMIT ?",
+                (cursor, group, limit),
+            ).fetchall()
+
+
+def _where(*conditions: tuple[str, Any]) -> tuple[str, list[Any]]:
+    """`` WHERE a AND b`` of the conditions whose value is not None, and their parameters."""
+    parts = [sql for sql, value in conditions if value is not None]
+    params = [value for _, value in conditions if value is not None]
+    return (" WHERE " + " AND ".join(parts) if parts else ""), params
+
+
+class LogFollower:
+    """A running :meth:`Store.follow`: ``stop()`` it (or use it as a context manager)."""
+
+    _BATCH = 1000
+
+    def __init__(
+        self,
+        store: Store,
+        group: str,
+        callback: Callable[[list[dict[str, Any]]], None],
+        interval: float,
+        pattern: FilterPattern | None,
+        cursor: int,
+    ) -> None:
+        self._store = weakref.ref(store)
+        self.group = group
+        self._callback = callback
+        self._interval = interval
+        self._pattern = pattern
+        self._cursor = cursor
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lambda-lab-follow", daemon=True)
+        self._thread.start()
+
+    def poll(self) -> int:
+        """Deliver what is new now (the thread does this every interval); returns the count."""
+        store = self._store()
+        if store is None or store.closed:
+            self._stopped.set()
+            return 0
+        delivered = 0
+        while True:
+            rows = store._events_after(self.group, self._cursor, self._BATCH)
+            if not rows:
+                return delivered
+            self._cursor = rows[-1][0]
+            events = [
+                {
+                    "logStreamName": stream,
+                    "timestamp": timestamp,
+                    "message": message,
+                    "ingestionTime": ingestion,
+                    "eventId": str(event_id),
+                }
+                for event_id, stream, timestamp, message, ingestion in rows
+                if self._pattern is None or self._pattern.matches(message)
+            ]
+            if events:
+                delivered += len(events)
+                try:
+                    self._callback(events)
+                except Exception:  # noqa: BLE001 - a widget's bug must not stop the tail
+                    _log.exception("log follower callback failed")
+            if len(rows) < self._BATCH:
+                return delivered
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self._interval):
+            try:
+                self.poll()
+            except Exception:  # noqa: BLE001 - e.g. the store closed under us
+                _log.debug("log follower poll failed", exc_info=True)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join()
+
+    @property
+    def running(self) -> bool:
+        return not self._stopped.is_set()
+
+    def __enter__(self) -> LogFollower:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
