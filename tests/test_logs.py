@@ -187,6 +187,14 @@ def test_min_level_is_validated() -> None:
         log_events(invocation(TEXT_LOG), min_level="LOUD")
 
 
+def test_printed_json_keeps_its_newline() -> None:
+    emf_line = json.dumps({"_aws": {"Timestamp": 1, "CloudWatchMetrics": []}, "n": 1})
+    raw = f"START RequestId: {RID} Version: $LATEST\n{emf_line}\n" + JSON_LOG.split("\n")[3]
+    messages = [e.message for e in log_events(invocation(raw + "\n"))]
+    assert messages[1] == emf_line + "\n"  # printed: a stdout line
+    assert messages[2].startswith('{"timestamp"') and messages[2].endswith("}")  # the runtime's
+
+
 def test_empty_and_unterminated_logs() -> None:
     assert log_events(invocation("")) == []
     events = log_events(invocation(f"START RequestId: {RID} Version: $LATEST\npartial"))

@@ -8,7 +8,8 @@ captured (``raw_log``): one CloudWatch log event per ``\\n``-terminated line; a 
 record (a traceback, an ``[ERROR]`` line) keeps its inner line breaks as ``\\r``, as AWS's
 Python runtime writes them. :func:`log_events` turns that back into what CloudWatch Logs shows:
 one event per record, inner breaks as ``\\n``, each message keeping its terminating ``\\n``
-like Lambda's events do (a JSON record is stored without it).
+like Lambda's events do, except the records the runtime itself writes as JSON (platform
+records and logging records in the JSON log format), which are the document alone.
 """
 
 from __future__ import annotations
@@ -178,15 +179,17 @@ def _classify(message: str) -> tuple[str | None, int | None]:
 
 def _split(raw_log: str) -> list[str]:
     """One message per ``\\n``-terminated line (a last unterminated fragment too), inner
-    ``\\r`` breaks back to ``\\n``; a JSON record is kept as the document alone."""
+    ``\\r`` breaks back to ``\\n``. The runtime's own JSON records (``{"time": ...`` platform
+    records, ``{"timestamp": ...`` logging records) are the document alone; anything printed,
+    JSON or not (an EMF document too), keeps its newline, as a captured stdout line does."""
     lines = raw_log.split("\n")
     tail = lines.pop()  # "" when the log ends with a newline
     messages = [
-        body if body[:1] == "{" and body[-1:] == "}" else body.replace("\r", "\n") + "\n"
+        body if body[-1:] == "}" and body.startswith('{"time') else body.replace("\r", "\n") + "\n"
         for body in lines
     ]
     if tail:
-        messages.append(tail if tail[:1] == "{" else tail.replace("\r", "\n"))
+        messages.append(tail if tail.startswith('{"time') else tail.replace("\r", "\n"))
     return messages
 
 
