@@ -175,3 +175,73 @@ def test_event_processing_sns_fans_out_to_two_functions(lab: LambdaRuntime) -> N
         key = {"id": {"S": f"{name}:{message_id}"}}
         item = _eventually(lambda key=key: ddb.get_item(TableName="thumbs", Key=key).get("Item"))
         assert item["text"] == {"S": "ada@example.com"}
+
+
+# -- (3) stream processing -----------------------------------------------------------------------
+CLICKS = """
+import base64, json
+import boto3
+
+s3 = boto3.client("s3")
+counter = boto3.resource("dynamodb").Table("thumbs")
+
+def handler(event, context):
+    values = [json.loads(base64.b64decode(r["kinesis"]["data"])) for r in event["Records"]]
+    if any(v.get("poison") for v in values):
+        raise ValueError("poison record")
+    n = counter.update_item(Key={"id": "batches"}, UpdateExpression="ADD n :one",
+                            ExpressionAttributeValues={":one": 1},
+                            ReturnValues="UPDATED_NEW")["Attributes"]["n"]
+    first = event["Records"][0]["kinesis"]["sequenceNumber"]
+    s3.put_object(Bucket="clicks", Key=f"out/{int(n):04d}-{first}.json",
+                  Body=json.dumps([v["n"] for v in values]))
+"""
+
+
+def test_stream_processing_kinesis_in_order_with_a_poison_record(lab: LambdaRuntime) -> None:
+    kinesis, s3, sqs = lab.client("kinesis"), lab.client("s3"), lab.client("sqs")
+    kinesis.create_stream(StreamName="clicks", ShardCount=1)
+    stream_arn = kinesis.describe_stream(StreamName="clicks")["StreamDescription"]["StreamARN"]
+    s3.create_bucket(Bucket="clicks")
+    failed_url = sqs.create_queue(QueueName="clicks-failed")["QueueUrl"]
+    failed_arn = sqs.get_queue_attributes(QueueUrl=failed_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    _fn(lab, "clicks", CLICKS, timeout=30)
+    mapping = lab.client("lambda").create_event_source_mapping(
+        FunctionName="clicks",
+        EventSourceArn=stream_arn,
+        StartingPosition="TRIM_HORIZON",
+        BatchSize=10,
+        BisectBatchOnFunctionError=True,
+        MaximumRetryAttempts=5,  # bisecting spends retries too: 10 -> 5 -> 2 -> 1
+        DestinationConfig={"OnFailure": {"Destination": failed_arn}},
+    )
+    values = [{"n": i, "poison": i == 13} for i in range(20)]
+    sent = kinesis.put_records(
+        StreamName="clicks",
+        Records=[{"Data": json.dumps(v).encode(), "PartitionKey": "user-1"} for v in values],
+    )["Records"]
+
+    def failure() -> dict | None:
+        got = sqs.receive_message(QueueUrl=failed_url, WaitTimeSeconds=1).get("Messages")
+        return json.loads(got[0]["Body"]) if got else None
+
+    record = _eventually(failure, timeout=60)
+    info = record["KinesisBatchInfo"]
+    assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert info["batchSize"] == 1 and info["streamArn"] == stream_arn
+    assert info["startSequenceNumber"] == sent[13]["SequenceNumber"]
+
+    def processed() -> list[int] | None:
+        listing = s3.list_objects_v2(Bucket="clicks", Prefix="out/").get("Contents", [])
+        keys = sorted(o["Key"] for o in listing)  # by the processing counter
+        done = [
+            n
+            for k in keys
+            for n in json.loads(s3.get_object(Bucket="clicks", Key=k)["Body"].read())
+        ]
+        return done if len(done) >= 19 else None
+
+    assert _eventually(processed, timeout=30) == [i for i in range(20) if i != 13]
+    lab.client("lambda").delete_event_source_mapping(UUID=mapping["UUID"])
