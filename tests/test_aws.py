@@ -60,3 +60,24 @@ def test_moto_control_api_is_not_served() -> None:
             urllib.request.urlopen(request, timeout=5)
         assert info.value.code == 403
         assert "keep-me" in _buckets(lab)
+
+
+def test_moto_sqs_clock_is_tuned_and_still_right() -> None:
+    """The cheap clock answers what moto's own did, and visibility timeouts still hold."""
+    import time
+
+    import moto.core.utils
+    import moto.sqs.models
+
+    with LambdaRuntime() as lab:
+        assert moto.sqs.models.unix_time_millis is not moto.core.utils.unix_time_millis
+        ours, theirs = moto.sqs.models.unix_time_millis(), moto.core.utils.unix_time_millis()
+        assert abs(ours - theirs) < 50
+        sqs = lab.client("sqs")
+        url = sqs.create_queue(QueueName="vis", Attributes={"VisibilityTimeout": "1"})["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody="m")
+        assert len(sqs.receive_message(QueueUrl=url).get("Messages", [])) == 1
+        assert sqs.receive_message(QueueUrl=url).get("Messages") is None  # in flight
+        time.sleep(1.1)
+        again = sqs.receive_message(QueueUrl=url, AttributeNames=["ApproximateReceiveCount"])
+        assert again["Messages"][0]["Attributes"]["ApproximateReceiveCount"] == "2"

@@ -57,6 +57,7 @@ HOOKED: tuple[tuple[str, str | None, str], ...] = (
     ("moto.events.exceptions", None, "ValidationException"),
     ("moto.events.exceptions", None, "InvalidEventPatternException"),
     ("moto.events.utils", "EventTemplateParser", "parse"),
+    ("moto.sqs.models", None, "unix_time_millis"),  # made cheap by kernel_runtime.aws
 )
 
 
