@@ -78,6 +78,9 @@ def _tune_moto() -> None:
     ReceiveMessage cost ~1.5 s and filling the queue ~29 s. ``time.time()`` gives the same
     number for the current time in ~0.1 us (measured: 87 ms per receive, 2 s to fill). Only the
     no-argument call is replaced; conversions of given datetimes keep moto's code.
+
+    A receive also checks each message's retention through GetQueueAttributes, which recounts
+    the whole queue three times per message; the queue's retention period is read directly.
     """
     global _TUNED
     if _TUNED:
@@ -93,5 +96,17 @@ def _tune_moto() -> None:
     def unix_time_millis(dt: Any = None) -> float:
         return time.time() * 1000.0 if dt is None else original(dt)
 
+    def is_message_valid_based_on_retention_period(
+        self: Any, queue_name: str, message: Any
+    ) -> bool:
+        retention = int(self.get_queue(queue_name).message_retention_period)
+        return bool(retention + message.sent_timestamp / 1000 > time.time())
+
     sqs_models.unix_time_millis = unix_time_millis
+    backend = sqs_models.SQSBackend
+    if not hasattr(backend, "is_message_valid_based_on_retention_period"):
+        from .sources._push import MotoHookError
+
+        raise MotoHookError("moto has no SQSBackend.is_message_valid_based_on_retention_period")
+    backend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
     _TUNED = True
