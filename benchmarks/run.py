@@ -44,7 +44,7 @@ _HERE = Path(__file__).resolve().parent
 if str(_HERE.parent) not in sys.path:  # run as a script from anywhere: find kernel_runtime
     sys.path.insert(0, str(_HERE.parent))
 try:  # works both as ``benchmarks.run`` and as a script / sys.path entry
-    from . import bench_edge, bench_service, bench_simulate
+    from . import bench_edge, bench_service, bench_simulate, bench_sources
     from . import peers as _peers
 except ImportError:  # pragma: no cover - depends on how we were imported
     if str(_HERE) not in sys.path:
@@ -52,6 +52,7 @@ except ImportError:  # pragma: no cover - depends on how we were imported
     import bench_edge
     import bench_service
     import bench_simulate
+    import bench_sources
     import peers as _peers
 
 from kernel_runtime import FunctionConfig, Sandbox  # noqa: E402
@@ -96,6 +97,7 @@ class Params:
     burst_n: int = 1000  # environments in the 0 -> N burst (issue 3's target is for 1,000)
     edge_n: int = 500  # boto3 invokes per edge case
     sim_scale: float = 1.0  # share of the simulated hour
+    sqs_messages: int = 2000  # messages drained by an SQS event source mapping (issue 4)
 
 
 DEFAULT = Params()
@@ -113,6 +115,7 @@ QUICK = Params(
     burst_n=20,
     edge_n=50,
     sim_scale=0.02,
+    sqs_messages=200,
 )
 
 
@@ -604,6 +607,32 @@ def bench_service_rows(params: Params) -> list[dict]:
     return rows
 
 
+def bench_sources_rows(params: Params) -> list[dict]:
+    """Issue 4's figures: an SQS event source mapping draining a queue, its CPU split into
+    moto's, the invokes' and the mapping's own (see bench_sources.py)."""
+    group = "ours, event sources"
+    n = params.sqs_messages
+    try:
+        r = bench_sources.bench_sqs_mapping(n)
+    except Exception as e:
+        return [_row(group, "SQS mapping drain", "s", error=_err(e))]
+    one = {"n": n}
+    return [
+        _row(group, f"SQS mapping: drain {n} messages, batch 10, no-op", "s",
+             {"p50": round(r["drain_s"], 2), **one}),
+        _row(group, "SQS mapping: drain with an in-memory queue instead of moto", "s",
+             {"p50": round(r["drain_in_memory_s"], 3), **one}),
+        _row(group, "SQS mapping CPU per message: inside moto (+ boto3 HTTP)", "us",
+             {"p50": round(r["moto_cpu_us_per_msg"], 1), **one}),
+        _row(group, "SQS mapping CPU per message: the mapping itself", "us",
+             {"p50": round(r["mapping_cpu_us_per_msg"], 1), **one}),
+        _row(group, "SQS mapping CPU per message: the invokes (1 per 10)", "us",
+             {"p50": round(r["invoke_cpu_us_per_msg"], 1), **one}),
+        _row(group, f"SQS: filling the queue with {n} messages (moto)", "s",
+             {"p50": round(r["fill_s"], 2), **one}),
+    ]  # fmt: skip
+
+
 def run_all(params: Params = DEFAULT, *, peers: bool = True, progress=None) -> dict:
     """Every case; never raises for a failing case (its row carries "error")."""
     say = progress or (lambda _msg: None)
@@ -648,6 +677,8 @@ def run_all(params: Params = DEFAULT, *, peers: bool = True, progress=None) -> d
             rows.append(bench_throughput(code, params.tput_seconds, memory_size=mem))
     say("the service, its endpoint and the simulator")
     rows += bench_service_rows(params)
+    say("event sources")
+    rows += bench_sources_rows(params)
     if peers:
         say("peers")
         rows += bench_peers(params.peers_cold, params.peers_warm)
