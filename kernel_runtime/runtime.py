@@ -7,6 +7,7 @@ LambdaService` underneath.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -109,6 +110,16 @@ class Function:
         return f"<Function {self.name}>"
 
 
+def default_store_path() -> Path:
+    """``$LAMBDA_LAB_STORE``, else ``lambda-lab/store.sqlite3`` under the user's cache
+    directory (``$XDG_CACHE_HOME`` or ``~/.cache``)."""
+    explicit = os.environ.get("LAMBDA_LAB_STORE")
+    if explicit:
+        return Path(explicit)
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "lambda-lab" / "store.sqlite3"
+
+
 class LambdaRuntime:
     """The local Lambda: start it, create functions, invoke them, close it.
 
@@ -120,6 +131,12 @@ class LambdaRuntime:
     holds the account's concurrency numbers (:class:`Limits`). Sandbox options
     (``launch_mode``, ``limits_backend``, ``freeze`` ...) pass through to
     :class:`~kernel_runtime.sandbox.Sandbox`.
+
+    ``store`` is the SQLite file every invocation, log event, metric, trace and lifecycle event
+    goes to (:attr:`store`): by default ``$LAMBDA_LAB_STORE`` or ``lambda-lab/store.sqlite3``
+    in the user's cache directory, so it outlives the kernel; ``False`` records nothing.
+    A local X-Ray daemon (``AWS_XRAY_DAEMON_ADDRESS`` in every environment) receives the
+    segments handler code sends.
     """
 
     def __init__(
@@ -135,12 +152,22 @@ class LambdaRuntime:
         host: str = "127.0.0.1",
         port: int = 0,
         aws_endpoint_url: str | None = None,
+        store: str | Path | bool | None = None,
         **sandbox_options: Any,
     ) -> None:
         self._owns_home = home is None
         self.home = Path(tempfile.mkdtemp(prefix="lambda-lab-home-") if home is None else home)
         self.home.mkdir(parents=True, exist_ok=True)
         self.clock = PlatformClock(clock_speed)
+        self.store: Any = None
+        self.recorder: Any = None
+        self.xray: Any = None
+        if store is not False:
+            from .observe import Recorder, Store
+
+            self.store = Store(default_store_path() if store in (None, True) else Path(store),
+                               clock=self.clock)  # fmt: skip
+            self.recorder = Recorder(self.store, region=region, account_id=account_id)
         self.sandbox = Sandbox(
             limits=limits_backend, work_dir=self.home / "sandbox", **sandbox_options
         )
@@ -151,12 +178,20 @@ class LambdaRuntime:
             limits=limits,
             region=region,
             account_id=account_id,
+            on_metric=self.recorder.metric if self.recorder is not None else None,
         )
         self._closed = False
         self.server: Any = None
         self.aws: AwsServices | None = None
         self._front_doors: list[Any] = []
         try:
+            if self.recorder is not None:
+                from .observe import XRayDaemon
+
+                self.service.pools.observer = self.recorder
+                self.sandbox.on_environment.append(self.recorder.environment)
+                self.xray = XRayDaemon(on_segment=self.recorder.segment)
+                self.sandbox.extra_environment["AWS_XRAY_DAEMON_ADDRESS"] = self.xray.address
             if endpoint:
                 from .api import EdgeApp, EdgeServer
 
@@ -172,7 +207,10 @@ class LambdaRuntime:
                 )
                 from .sources._mappings import EventSourceMappings
 
-                self.service.event_source_mappings = EventSourceMappings(self.service)
+                self.service.event_source_mappings = EventSourceMappings(
+                    self.service,
+                    on_metric=self.recorder.metric if self.recorder is not None else None,
+                )
         except BaseException:
             self.close()
             raise
@@ -284,6 +322,10 @@ class LambdaRuntime:
             self.aws.close()
         self.service.close()
         self.sandbox.close()
+        if self.xray is not None:
+            self.xray.close()
+        if self.store is not None:
+            self.store.close()
         self.clock.close()
         if self._owns_home:
             shutil.rmtree(self.home, ignore_errors=True)

@@ -20,3 +20,18 @@ def notebook_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
     monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path_factory.mktemp("ipython")))
     monkeypatch.setenv("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _session_store(tmp_path_factory: pytest.TempPathFactory):
+    """Runtimes started by tests record into one store of this session, not the user's cache."""
+    import os
+
+    path = tmp_path_factory.mktemp("store") / "store.sqlite3"
+    previous = os.environ.get("LAMBDA_LAB_STORE")
+    os.environ["LAMBDA_LAB_STORE"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("LAMBDA_LAB_STORE", None)
+    else:
+        os.environ["LAMBDA_LAB_STORE"] = previous

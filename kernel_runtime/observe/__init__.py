@@ -3,7 +3,8 @@
 Private modules, one concern each: ``_store`` (the SQLite store and its batching writer),
 ``_logs`` (log events from an invocation's log, Embedded Metric Format), ``_stats``
 (statistics over periods), ``_alarms`` (metric alarm evaluation), ``_cost`` (AWS list prices),
-``_xray`` (the X-Ray daemon, the segments Lambda records, trace trees).
+``_xray`` (the X-Ray daemon, the segments Lambda records, trace trees), ``_recorder`` (the
+service's link to the store).
 Nothing here is on the invoke path except an append to the writer's queue and X-Ray's sampling
 decision. Names are imported lazily (PEP 562).
 """
@@ -28,6 +29,7 @@ _EXPORTS: dict[str, str] = {
     "MetricPoint": "._logs",
     "PriceList": "._cost",
     "PricingError": "._cost",
+    "Recorder": "._recorder",
     "ProvisionedConcurrencyUsage": "._cost",
     "SamplingRule": "._xray",
     "Statistic": "._stats",

@@ -12,6 +12,7 @@ import tempfile
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,8 @@ class Sandbox:
         )
         self._housekeeper.start()
         self._storage = StorageGuard(lambda: self.environments)
+        #: called with each new environment before its Init (observers attach listeners)
+        self.on_environment: list[Callable[[ExecutionEnvironment], None]] = []
         _live.add(self)
 
     # -- public ---------------------------------------------------------------------------------
@@ -129,6 +132,8 @@ class Sandbox:
         env = ExecutionEnvironment(self, config, initialization_type)
         with self._lock:
             self._envs[env.environment_id] = env
+        for watcher in self.on_environment:
+            watcher(env)  # before Init, so its whole lifecycle is seen
         env.start()
         return env
 

@@ -125,6 +125,8 @@ class EnvironmentPools:
         self._provisioned: dict[tuple[Hashable, Hashable], ProvisionedStatus] = {}
         self._stats: dict[Hashable, PoolStats] = {}
         self.series = _Series()
+        #: records what happened (kernel_runtime.observe.Recorder), off the hot path
+        self.observer: Any = None
 
     # -- invoke ---------------------------------------------------------------------------------
     def invoke(
@@ -146,6 +148,8 @@ class EnvironmentPools:
             if decision.throttled:
                 stats.throttles += 1
                 self.series.throttle(time.time(), self._state.busy, len(self._envs))
+                if self.observer is not None:
+                    self.observer.throttle(function, pool, decision.reason)
                 raise TooManyRequestsException(decision.message, reason=decision.reason)
         provisioned = decision.action == "provisioned"
         env: ExecutionEnvironment | None = None
@@ -187,6 +191,8 @@ class EnvironmentPools:
             )
         if shut:
             env.shutdown()
+        if self.observer is not None:
+            self.observer.invocation(inv, config, invoke_kwargs.get("invoked_function_arn"))
         return inv
 
     def _return(
