@@ -9,9 +9,11 @@ when their path is a Lambda API path.
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 
 from ._lambda import LambdaRestApi, StartResponse, is_lambda_path
@@ -19,6 +21,11 @@ from ._lambda import LambdaRestApi, StartResponse, is_lambda_path
 __all__ = ["EdgeApp", "signing_service"]
 
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+#: (operation from X-Amz-Target, WSGI environ, request body) -> (status, headers, body), or None
+#: to let moto answer the request.
+Interceptor = Callable[
+    [str, dict[str, Any], bytes], "tuple[int, list[tuple[str, str]], bytes] | None"
+]
 
 HEALTH_PATH = "/_lab/health"
 _HEALTH_BODY = json.dumps({"status": "ok"}).encode()
@@ -65,6 +72,9 @@ class EdgeApp:
         self.lambda_api = LambdaRestApi(service)
         self._moto_app = moto_app
         self._moto_lock = threading.Lock()
+        #: JSON-protocol services (by signing name: ``logs``, ``monitoring``) some of whose
+        #: operations the runtime answers itself, from its store, before moto sees them.
+        self.interceptors: dict[str, Interceptor] = {}
 
     @property
     def moto_app(self) -> WSGIApp:
@@ -86,7 +96,30 @@ class EdgeApp:
             return _json(start_response, "200 OK", _HEALTH_BODY)
         if path == _MOTO_API or path.startswith(_MOTO_API + "/"):
             return _json(start_response, "403 Forbidden", _MOTO_API_BODY)
+        interceptor = self.interceptors.get(service) if service is not None else None
+        if interceptor is not None:
+            answered = self._intercept(interceptor, environ, start_response)
+            if answered is not None:
+                return answered
         return self.moto_app(environ, start_response)
+
+    @staticmethod
+    def _intercept(
+        interceptor: Interceptor, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes] | None:
+        """Offer a JSON-protocol request to ``interceptor``; if it declines, put the body back
+        for moto."""
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        operation = environ.get("HTTP_X_AMZ_TARGET", "").rpartition(".")[2]
+        result = interceptor(operation, environ, body)
+        if result is None:
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+            return None
+        status, headers, payload = result
+        start_response(f"{status} {HTTPStatus(status).phrase}", headers)
+        return [payload]
 
 
 def _json(start_response: StartResponse, status: str, body: bytes) -> list[bytes]:
