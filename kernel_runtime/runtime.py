@@ -182,6 +182,7 @@ class LambdaRuntime:
         )
         self._closed = False
         self.server: Any = None
+        self.edge: Any = None
         self.aws: AwsServices | None = None
         self._front_doors: list[Any] = []
         try:
@@ -195,7 +196,8 @@ class LambdaRuntime:
             if endpoint:
                 from .api import EdgeApp, EdgeServer
 
-                self.server = EdgeServer(EdgeApp(self.service), host=host, port=port)
+                self.edge = EdgeApp(self.service)
+                self.server = EdgeServer(self.edge, host=host, port=port)
                 self.server.start()
                 from .api import FunctionUrls
 
