@@ -44,12 +44,13 @@ _HERE = Path(__file__).resolve().parent
 if str(_HERE.parent) not in sys.path:  # run as a script from anywhere: find kernel_runtime
     sys.path.insert(0, str(_HERE.parent))
 try:  # works both as ``benchmarks.run`` and as a script / sys.path entry
-    from . import bench_edge, bench_service, bench_simulate, bench_sources
+    from . import bench_edge, bench_observe, bench_service, bench_simulate, bench_sources
     from . import peers as _peers
 except ImportError:  # pragma: no cover - depends on how we were imported
     if str(_HERE) not in sys.path:
         sys.path.insert(0, str(_HERE))
     import bench_edge
+    import bench_observe
     import bench_service
     import bench_simulate
     import bench_sources
@@ -98,6 +99,7 @@ class Params:
     edge_n: int = 500  # boto3 invokes per edge case
     sim_scale: float = 1.0  # share of the simulated hour
     sqs_messages: int = 2000  # messages drained by an SQS event source mapping (issue 4)
+    observe_rounds: int = 10  # alternating rounds of 500 warm invokes, store on / off (issue 5)
 
 
 DEFAULT = Params()
@@ -116,6 +118,7 @@ QUICK = Params(
     edge_n=50,
     sim_scale=0.02,
     sqs_messages=200,
+    observe_rounds=2,
 )
 
 
@@ -633,6 +636,25 @@ def bench_sources_rows(params: Params) -> list[dict]:
     ]  # fmt: skip
 
 
+def bench_observe_rows(params: Params) -> list[dict]:
+    """Issue 5's figure: what the store and Active tracing add to a warm invoke."""
+    group = "ours, observability"
+    try:
+        r = bench_observe.bench_overhead(params.observe_rounds, 500)
+    except Exception as e:
+        return [_row(group, "warm invoke, store + tracing on vs off", "us", error=_err(e))]
+    n = r["n"]
+    return [
+        _row(group, "warm invoke, store + Active tracing on, 1769 MB", "us",
+             {"p50": round(r["p50_on_us"], 1), "p99": round(r["p99_on_us"], 1), "n": n}),
+        _row(group, "warm invoke, store off (same run, alternating rounds)", "us",
+             {"p50": round(r["p50_off_us"], 1), "p99": round(r["p99_off_us"], 1), "n": n}),
+        _row(group, "added by the store + tracing, p50", "us",
+             {"p50": round(max(r["added_p50_us"], 0.1), 1), "n": n},
+             target={"p50": ("<=", 20.0)}),
+    ]  # fmt: skip
+
+
 def run_all(params: Params = DEFAULT, *, peers: bool = True, progress=None) -> dict:
     """Every case; never raises for a failing case (its row carries "error")."""
     say = progress or (lambda _msg: None)
@@ -679,6 +701,8 @@ def run_all(params: Params = DEFAULT, *, peers: bool = True, progress=None) -> d
     rows += bench_service_rows(params)
     say("event sources")
     rows += bench_sources_rows(params)
+    say("observability")
+    rows += bench_observe_rows(params)
     if peers:
         say("peers")
         rows += bench_peers(params.peers_cold, params.peers_warm)
