@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +104,39 @@ class Function:
             self.name, auth_type, qualifier=qualifier, cors=cors
         )
         return str(config["FunctionUrl"])
+
+    def logs(
+        self,
+        *,
+        start: int | datetime | None = None,
+        end: int | datetime | None = None,
+        pattern: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Events of the function's log group with timestamps in [start, end) (epoch ms),
+        matching a CloudWatch filter ``pattern``, oldest first (the first ``limit``), in
+        FilterLogEvents' shape."""
+        if self.runtime.store is None:
+            raise RuntimeError("this runtime was started with store=False")
+        group = f"/aws/lambda/{self.name}"
+        return self.runtime.store.log_events(
+            group, start=start, end=end, pattern=pattern, limit=limit
+        )
+
+    def tail(
+        self,
+        callback: Callable[[list[dict[str, Any]]], None],
+        *,
+        pattern: str | None = None,
+        from_start: bool = False,
+    ) -> Any:
+        """Live tail: ``callback`` gets each batch of new events of the function's log group
+        (all of them with ``from_start``) on a background thread until the returned
+        :class:`~kernel_runtime.observe.LogFollower` is ``stop()``-ped (or its ``with`` ends)."""
+        if self.runtime.store is None:
+            raise RuntimeError("this runtime was started with store=False")
+        group = f"/aws/lambda/{self.name}"
+        return self.runtime.store.follow(group, callback, pattern=pattern, from_start=from_start)
 
     def delete(self) -> None:
         self.runtime.service.registry.delete_function(self.name)
@@ -197,6 +232,11 @@ class LambdaRuntime:
                 from .api import EdgeApp, EdgeServer
 
                 self.edge = EdgeApp(self.service)
+                if self.store is not None:  # the Lambda log groups, answered from the store
+                    from .api import LogsInterceptor
+
+                    logs = LogsInterceptor(self.store, region=region, account_id=account_id)
+                    self.edge.interceptors["logs"] = logs
                 self.server = EdgeServer(self.edge, host=host, port=port)
                 self.server.start()
                 from .api import FunctionUrls

@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from ._app import EdgeApp
     from ._gateway import HttpApi, RestApi
     from ._lambda_urls import FunctionUrls
+    from ._logs import LogsInterceptor
     from ._server import EdgeServer
 
 _EXPORTS = {
@@ -22,9 +23,10 @@ _EXPORTS = {
     "EdgeServer": "._server",
     "FunctionUrls": "._lambda_urls",
     "HttpApi": "._gateway",
+    "LogsInterceptor": "._logs",
     "RestApi": "._gateway",
 }
 
-__all__ = ["EdgeApp", "EdgeServer", "FunctionUrls", "HttpApi", "RestApi"]
+__all__ = ["EdgeApp", "EdgeServer", "FunctionUrls", "HttpApi", "LogsInterceptor", "RestApi"]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
