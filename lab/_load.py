@@ -180,8 +180,9 @@ class LoadSummary:
 
     @property
     def progress(self) -> float:
-        """0..1: requests done of the plan's total, or time elapsed of its duration."""
-        if self.finished:
+        """0..1: requests done of the plan's total, or time elapsed of its duration (1 once
+        the run has ended by itself; a stopped run stays where it stopped)."""
+        if self.finished and not self.stopped:
             return 1.0
         total = self.plan.total
         if total:

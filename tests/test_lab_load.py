@@ -148,6 +148,7 @@ def test_stop_event_ends_a_run_early(runtime: LambdaRuntime) -> None:
     )
     assert time.perf_counter() - t0 < 2
     assert summary.stopped and summary.finished
+    assert summary.progress < 0.1  # 0.3 s of a 30 s plan
     assert 3 <= summary.sent <= 12
 
 
