@@ -46,6 +46,9 @@ def _name(prefix: str) -> str:
 @pytest.fixture(scope="module")
 def ip() -> Any:
     shell = get_ipython()
+    if "lab" in shell.extension_manager.loaded:  # another module's; start from scratch
+        shell.run_line_magic("unload_ext", "lab")
+    _session.close()  # a runtime some other test started with other options
     shell.run_line_magic("load_ext", "lab")
     yield shell
     shell.run_line_magic("unload_ext", "lab")
