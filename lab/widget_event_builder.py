@@ -171,13 +171,14 @@ class EventBuilder(View):
         self._build_fields()
 
     def _build_fields(self) -> None:
-        for control in self.controls.values():
-            control.close()
+        old = list(self.controls.values())
         src = EVENT_SOURCES[self.source.value]
         self.controls = {f.name: _control(f) for f in src.fields}
         for control in self.controls.values():
             control.observe(lambda _change: self.refresh(), names="value")
         self.fields.children = tuple(self.controls.values())
+        for control in old:  # after the form stopped showing them
+            control.close()
         self.refresh()
 
     def values(self) -> dict[str, Any]:

@@ -375,10 +375,23 @@ def test_log_tail_keeps_the_last_lines_only(runtime: LambdaRuntime) -> None:
 # -- Dashboard and display ---------------------------------------------------------------------
 
 
-def _plots(runtime: LambdaRuntime, name: str) -> dict[str, Any]:
-    from lab.widget_dashboard import default_plots
+def test_dashboard_takes_its_plots(runtime: LambdaRuntime) -> None:
+    class Plot:
+        def __init__(self) -> None:
+            self.widget = w.HTML("plot")
+            self.started = self.closed = False
 
-    return default_plots(runtime, name)
+        def start(self) -> None:
+            self.started = True
+
+        def close(self) -> None:
+            self.closed = True
+
+    plot = Plot()
+    with Dashboard(runtime, "echo", plots={"Mine": plot}, live=False) as board:
+        assert board.titles == ("Invoke", "Configuration", "Load", "Logs", "Mine")
+        assert board.widget.children[-1] is plot.widget and not plot.started
+    assert plot.closed and not board.log_tail.following
 
 
 def test_dashboard_builds_its_tabs_and_closes_cleanly(runtime: LambdaRuntime) -> None:
