@@ -228,7 +228,6 @@ class LifecycleTracker:
     def __init__(self) -> None:
         self._current: dict[str, tuple[str, float]] = {}  # env -> (state, since)
         self._dead: set[str] = set()
-        self.environments: list[str] = []  # labels, in the order first seen
 
     def feed(self, transitions: Iterable[Mapping[str, Any]]) -> dict[str, list[Any]]:
         out = _empty_spans()
@@ -236,8 +235,6 @@ class LifecycleTracker:
             env, state, at = str(row["environment_id"]), str(row["state"]), float(row["at"])
             if env in self._dead:
                 continue
-            if env not in self._current and env[:8] not in self.environments:
-                self.environments.append(env[:8])
             previous = self._current.pop(env, None)
             if previous is not None:
                 _add_span(out, env, previous[0], previous[1], max(at, previous[1]), False)
@@ -490,16 +487,18 @@ def trace_rows(tree: Mapping[str, Any]) -> dict[str, list[Any]]:
         name = str(node.get("name", "?"))
         out["id"].append(str(node.get("id", "")))
         out["name"].append(name)
-        out["label"].append("\u2003" * depth + name)
+        origin = str(node.get("origin", ""))
+        title = f"{name} ({origin})" if origin else name
+        out["label"].append("\u2003" * depth + title)
         out["depth"].append(depth)
         out["row"].append(len(out["row"]))
         out["kind"].append("subsegment" if node.get("type") == "subsegment" else "segment")
-        out["origin"].append(str(node.get("origin", "")))
+        out["origin"].append(origin)
         out["status"].append(_status(node))
         out["left"].append((start - origin_t) * 1000.0)
         out["right"].append((start - origin_t) * 1000.0 + duration)
         out["duration_ms"].append(duration)
-        out["text"].append(f"{name} {duration:.2f} ms")
+        out["text"].append(f"{title}  {duration:.2f} ms")
         for child in node.get("children", ()):
             visit(child, depth + 1)
 

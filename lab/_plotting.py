@@ -39,6 +39,7 @@ __all__ = [
     "ensure_bokehjs",
     "html_summary",
     "in_kernel",
+    "kernel_loop",
     "store_of",
 ]
 
@@ -105,7 +106,7 @@ def column_source(data: dict[str, list[Any]]) -> Any:
     return ColumnDataSource(data=data)
 
 
-def _kernel_loop() -> asyncio.AbstractEventLoop | None:
+def kernel_loop() -> asyncio.AbstractEventLoop | None:
     """The loop running in the main thread (the kernel's), captured where ``start()`` is
     called; None in scripts and tests, or when called from another thread."""
     if threading.current_thread() is not threading.main_thread():
@@ -114,6 +115,13 @@ def _kernel_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
+
+
+def _in_thread_of(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
 
 
 # ---------------------------------------------------------------- updates and the refresher
@@ -337,7 +345,7 @@ class LivePlot:
         if self._closed:
             raise RuntimeError(f"this {type(self).__name__} is closed")
         if self.live:
-            self._loop = _kernel_loop()
+            self._loop = kernel_loop()
             self.refresher.start()
         return self
 
@@ -427,9 +435,10 @@ class LivePlot:
         return loop is not None and loop.is_running() and not loop.is_closed()
 
     def _publish(self) -> None:
-        """Apply the pending update on the kernel's loop if one runs, else right here."""
+        """Apply the pending update on the kernel's loop if one runs in another thread, else
+        right here (no loop; or this is the loop's thread, e.g. a blocking call in a cell)."""
         loop = self._loop
-        if loop is not None and self._loop_running():
+        if loop is not None and self._loop_running() and not _in_thread_of(loop):
             try:
                 loop.call_soon_threadsafe(self._run_flush)
                 return
