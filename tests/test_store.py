@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
+import operator
+import os
 import sqlite3
 import subprocess
 import sys
@@ -14,11 +17,12 @@ import weakref
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from kernel_runtime.clock import ManualClock
 from kernel_runtime.invocation import Invocation
-from kernel_runtime.observe import _store
+from kernel_runtime.observe import _store, _store_writer
 from kernel_runtime.observe._logs import LogEvent
 from kernel_runtime.observe._store import Store, StoreError
 
@@ -95,6 +99,27 @@ def raw_count(path: Path, table: str) -> int:
     """Rows as another reader of the file sees them (no flush through the store)."""
     with sqlite3.connect(path) as conn:
         return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def shipping(store: Store) -> psutil.Process:
+    """The store's writer process, once it takes the batches (until then the store writes
+    them itself)."""
+    assert store._writer.ready.wait(20), "the writer process did not start"
+    assert store._writer.process is not None
+    return psutil.Process(store._writer.process.pid)
+
+
+def ended(process: psutil.Process, timeout: float = 10.0) -> bool:
+    """The process is gone (or a zombie nobody reaps yet: it runs no more code)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.02)
+    return False
 
 
 # -- invocations ------------------------------------------------------------------------------
@@ -468,6 +493,7 @@ def test_exit_without_close_commits(tmp_path: Path) -> None:
 def test_two_stores_on_one_file(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite3"
     with Store(path, flush_interval=0.01) as a, Store(path, flush_interval=0.01) as b:
+        assert shipping(a).pid != shipping(b).pid  # two writer processes, one file
 
         def write(store: Store, function: str) -> None:
             for n in range(300):
@@ -494,6 +520,7 @@ def test_two_processes_write_at_once(tmp_path: Path) -> None:
         from test_store import inv
         from kernel_runtime.observe._store import Store
         store = Store({path!r}, flush_interval=0.005)
+        assert store._writer.ready.wait(20)  # batches go to this store's writer process
         for n in range(1500):
             store.record_invocation(inv(n, function={function!r}))
             if n % 100 == 0:
@@ -522,6 +549,175 @@ def test_two_processes_write_at_once(tmp_path: Path) -> None:
         logs = conn.execute("SELECT count(*) FROM log_events").fetchone()[0]
     assert counts == {"p1": 1500, "p2": 1500}
     assert logs == 4 * 3000
+
+
+# -- the writer process -----------------------------------------------------------------------
+def test_batches_are_written_by_the_writer_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "s.sqlite3"
+    store = Store(path, flush_interval=60)
+    writer = shipping(store)
+    assert writer.ppid() == os.getpid()
+    assert "kernel_runtime.observe._store_writer" in " ".join(writer.cmdline())
+    here: list[Any] = []  # batches written in this process
+    monkeypatch.setattr(_store._w, "write_batch", lambda *args, **kwargs: here.append(args))
+    for n in range(50):
+        store.record_invocation(inv(n))
+    assert raw_count(path, "invocations") == 0
+    assert store.flush()  # returns once the writer acknowledged the batch
+    assert raw_count(path, "invocations") == 50
+    assert raw_count(path, "log_events") == 200
+    assert here == []
+    store.close()
+    assert store._writer.process.returncode == 0  # said BYE, exited and was reaped
+    assert not writer.is_running()
+
+
+def test_close_while_the_writer_process_starts(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    started = time.monotonic()
+    store = Store(path, flush_interval=60)
+    store.record_invocation(inv(1))
+    store.close()  # the process may still be importing: stopped, not waited for
+    assert time.monotonic() - started < 5
+    process = store._writer.process
+    assert process is not None and process.returncode is not None
+    assert raw_count(path, "invocations") == 1
+
+
+def test_a_dead_writer_process_costs_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="kernel_runtime.observe")
+    with Store(tmp_path / "s.sqlite3", flush_interval=60) as store:
+        writer = shipping(store)
+        store.record_invocation(inv(1))
+        assert store.flush()
+        writer.suspend()
+        store.record_invocation(inv(2))
+        assert store.flush(0.3) is False  # shipped, not acknowledged
+        writer.kill()
+        assert store.flush(10)  # the unacknowledged batch is written here
+        store.record_invocation(inv(3))  # and everything after it
+        assert [r["started_at"] - T0 for r in store.invocations()] == [1, 2, 3]
+        assert len(store.log_events("/aws/lambda/orders")) == 12
+        store.record_invocation(inv(4))
+        assert len(store.invocations()) == 4
+    warnings = [r.getMessage() for r in caplog.records if "writer process" in r.getMessage()]
+    assert warnings == [
+        "the store's writer process was stopped by signal 9; the store writes in this "
+        "process instead"
+    ]
+
+
+def test_a_writer_process_that_cannot_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def refuse(path: Any) -> Any:
+        raise OSError("no interpreter")
+
+    monkeypatch.setattr(_store._w, "start_writer", refuse)
+    with Store(tmp_path / "s.sqlite3", flush_interval=0.02) as store:
+        store.record_invocation(inv(1))
+        assert len(store.invocations()) == 1
+        assert store._writer.process is None
+    assert "could not start (no interpreter)" in caplog.text
+
+
+def test_a_writer_process_that_dies_at_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(_store_writer, "_BOOT", "import sys; sys.exit(3)")
+    with Store(tmp_path / "s.sqlite3", flush_interval=0.02) as store:
+        deadline = time.monotonic() + 20
+        while "exited with status 3" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.02)
+        store.record_invocation(inv(1))
+        assert len(store.invocations()) == 1
+    assert caplog.text.count("writes in this process instead") == 1
+
+
+class _Unloadable:
+    """Pickles, but loading it fails (as a class only the kernel can import would)."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return operator.truediv, (1, 0)
+
+    def __str__(self) -> str:
+        return "unloadable"
+
+
+def test_records_the_writer_process_cannot_take(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    trace = "1-6928a9dc-0123456789abcdef01234567"
+    document = {"trace_id": trace, "name": "orders", "start_time": T0}
+    with Store(tmp_path / "s.sqlite3", flush_interval=60) as store:
+        shipping(store)
+        # cannot be pickled: this batch is written here
+        store.record_segments([{**document, "id": "a" * 16, "lock": threading.Lock()}])
+        store.record_invocation(inv(1))
+        assert store.flush()
+        # pickled, but the writer cannot load it: it says so, and the batch is written here
+        store.record_segments([{**document, "id": "b" * 16, "odd": _Unloadable()}])
+        store.record_invocation(inv(2))
+        assert store.flush()
+        store.record_invocation(inv(3))  # the writer process still takes the next batch
+        assert len(store.invocations()) == 3
+        first, second = store.segments(trace)
+        assert "_thread.lock" in first["lock"]
+        assert second["odd"] == "unloadable"
+        assert store._writer.process.poll() is None
+    assert "cannot send a batch to its writer process (TypeError" in caplog.text
+    assert "could not load a batch (ZeroDivisionError" in caplog.text
+
+
+def test_str_enums_reach_the_writer_process_as_text(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.sqlite3", flush_interval=60) as store:
+        shipping(store)
+        store.record_lifecycle("env-1", "orders", "$LATEST", _StrEnum("READY"), T0)
+        store.record_alarm_state("a", _StrEnum("OK"), _StrEnum("ALARM"), "r", T0)
+        assert store.flush()
+        assert [e["state"] for e in store.lifecycle()] == ["READY"]
+        assert store.alarm_history()[0]["HistorySummary"] == "Alarm updated from OK to ALARM"
+        assert store._writer._redo == [] and store._writer.process.poll() is None
+
+
+def test_the_writer_process_dies_with_its_owner(tmp_path: Path) -> None:
+    script = f"""
+        import os, sys, time
+        sys.path.insert(0, {str(ROOT)!r})
+        from kernel_runtime.observe._store import Store
+        store = Store({str(tmp_path / "s.sqlite3")!r}, flush_interval=60)
+        assert store._writer.ready.wait(20)
+        # a forked copy keeps the writer's peer socket open: no EOF will end the writer
+        copy = os.fork()
+        if copy == 0:
+            time.sleep(60)
+            os._exit(0)
+        print(store._writer.process.pid, copy, flush=True)
+        time.sleep(60)
+    """
+    owner = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(script)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        writer_pid, copy_pid = map(int, owner.stdout.readline().split())  # type: ignore[union-attr]
+        writer, copy = psutil.Process(writer_pid), psutil.Process(copy_pid)
+        assert writer.is_running()
+        owner.kill()
+        owner.wait(10)
+        assert ended(writer)  # PR_SET_PDEATHSIG: the owner's shipper thread is gone
+    finally:
+        owner.kill()
+        owner.wait(10)
+        for pid in (locals().get("copy_pid"), locals().get("writer_pid")):
+            if pid:
+                try:
+                    psutil.Process(pid).kill()
+                except psutil.NoSuchProcess:
+                    pass
 
 
 # -- schema versions --------------------------------------------------------------------------

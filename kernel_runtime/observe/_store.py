@@ -1,9 +1,14 @@
 """The store: everything observed, in SQLite, written off the invoke path (DESIGN decision 8).
 
 Writes only append to an in-memory queue (a ``collections.deque``: no lock, no SQLite on the
-caller's thread; the invoke path pays well under a microsecond). A daemon writer thread wakes
-every ``flush_interval`` (sooner when the queue grows), turns invocations into their CloudWatch
-log events and Embedded Metric Format points, and writes the batch in one transaction.
+caller's thread; the invoke path pays well under a microsecond). A light shipper thread wakes
+every ``flush_interval`` (sooner when the queue grows) and sends what is queued, one pickle per
+batch, to the store's writer process (``_store_writer``), which turns invocations into their
+CloudWatch log events and Embedded Metric Format points and commits each batch in one
+transaction: that Python (~90 µs per invocation) no longer holds the kernel's GIL. The writer
+acknowledges each batch; ``flush()`` waits for the acknowledgement. If the writer process
+cannot start or dies, the shipper writes in this process instead (the same code), so nothing
+queued is lost.
 
 The file is SQLite in WAL mode, so readers never block the writer, and several stores (two
 runtimes, or two processes) can share one file: writes take the lock with ``BEGIN IMMEDIATE``
@@ -11,15 +16,18 @@ under a busy timeout and are retried while another writer holds it. The schema i
 with ``PRAGMA user_version`` and migrated forward when a store opens.
 
 Times are epoch seconds (floats) everywhere except log events, which are epoch milliseconds
-as in the CloudWatch Logs API. Queries return plain Python structures and first wait for
-whatever was recorded before them, so a query right after an invoke sees it.
+as in the CloudWatch Logs API. Queries run in this process, on a read-only connection, and
+first wait for whatever was recorded before them, so a query right after an invoke sees it.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import socket
 import sqlite3
+import subprocess
 import threading
 import time
 import weakref
@@ -29,16 +37,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ._logs import (
-    _RANK,
-    FilterPattern,
-    LogEvent,
-    _rank,
-    emf_metrics,
-    event_level,
-    log_group_name,
-    timed_messages,
-)
+from . import _store_writer as _w
+from ._logs import _RANK, FilterPattern, LogEvent, _rank, event_level
+from ._store_writer import _INVOCATION_COLUMNS
+from ._store_writer import canonical as _canonical
+from ._store_writer import connect as _connect
 
 __all__ = ["LogFollower", "Store", "StoreError"]
 
@@ -148,101 +151,26 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 
-_INVOCATION_COLUMNS = (
-    "request_id",
-    "function_name",
-    "function_version",
-    "qualifier",
-    "function_arn",
-    "architecture",
-    "environment_id",
-    "log_stream_name",
-    "status",
-    "error_type",
-    "function_error",
-    "cold_start",
-    "initialization_type",
-    "init_duration_ms",
-    "duration_ms",
-    "billed_duration_ms",
-    "memory_size_mb",
-    "max_memory_used_mb",
-    "started_at",
-    "finished_at",
-    "trace_id",
-    "log_bytes_dropped",
-    "payload",
-)
-_INSERT_INVOCATION = (
-    f"INSERT INTO invocations ({', '.join(_INVOCATION_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(_INVOCATION_COLUMNS))})"
-)
-_INSERT_LOG = (
-    "INSERT INTO log_events (log_group, log_stream, timestamp, ingestion_time, message, "
-    "request_id) VALUES (?, ?, ?, ?, ?, ?)"
-)
-_UPSERT_STREAM = (
-    "INSERT INTO log_streams VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (log_group, log_stream) "
-    "DO UPDATE SET first_event_timestamp = min(first_event_timestamp, "
-    "excluded.first_event_timestamp), last_event_timestamp = max(last_event_timestamp, "
-    "excluded.last_event_timestamp), last_ingestion_time = max(last_ingestion_time, "
-    "excluded.last_ingestion_time)"
-)
-_INSERT_METRIC = (
-    "INSERT INTO metric_points (namespace, metric_name, dimensions, timestamp, value, unit, "
-    "storage_resolution) VALUES (?, ?, ?, ?, ?, ?, ?)"
-)
-_INSERT_LIFECYCLE = (
-    "INSERT INTO lifecycle (environment_id, function_name, function_version, state, at) "
-    "VALUES (?, ?, ?, ?, ?)"
-)
-_INSERT_THROTTLE = (
-    "INSERT INTO throttles (function_name, qualifier, reason, at) VALUES (?, ?, ?, ?)"
-)
-_INSERT_SEGMENT = (
-    "INSERT INTO trace_segments (trace_id, segment_id, parent_id, name, start_time, end_time, "
-    "document) VALUES (?, ?, ?, ?, ?, ?, ?)"
-)
-_INSERT_ALARM = (
-    "INSERT INTO alarm_history (alarm_name, old_state, new_state, reason, at) "
-    "VALUES (?, ?, ?, ?, ?)"
-)
 
 # Kinds of queued records (the first item of each queued tuple)
-_INVOCATION, _LIFECYCLE, _LOGS, _METRIC, _THROTTLE, _SEGMENTS, _ALARM, _FLUSH = range(8)
-_WAKE_AT = 4096  # queue length at which a record wakes the writer early
-_BATCH = 20_000  # records per transaction at most
-_YIELD_EVERY = 16  # records turned into rows between two releases of the GIL
-_BUSY_TIMEOUT_S = 5.0
-_LOCKED_RETRY_S = 60.0  # how long a batch waits for another writer before it is dropped
+_INVOCATION, _LIFECYCLE, _LOGS, _METRIC, _THROTTLE, _SEGMENTS, _ALARM = (
+    _w.INVOCATION,
+    _w.LIFECYCLE,
+    _w.LOGS,
+    _w.METRIC,
+    _w.THROTTLE,
+    _w.SEGMENTS,
+    _w.ALARM,
+)
+_WAKE_AT = 4096  # queue length at which a record wakes the shipper early
+_BATCH = 20_000  # records per batch (one frame, one transaction) at most
+_YIELD_EVERY = 16  # records turned into rows between two releases of the GIL (in-process)
+_STALL_S = _w.LOCKED_RETRY_S + 10  # close(): how long the writer may work without a word
+_REAP_S = 5.0  # how long a writer that said BYE, or lost its socket, gets to exit
 
 
 class StoreError(Exception):
     """The store cannot be used: closed, or written by a newer lambda-lab."""
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    """A connection in autocommit mode (transactions are explicit), WAL, with a busy timeout."""
-    conn = sqlite3.connect(
-        str(path), timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-    )
-    deadline = time.monotonic() + _LOCKED_RETRY_S
-    while True:
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            break
-        except sqlite3.OperationalError as exc:  # another process is creating the file
-            if not _is_locked(exc) or time.monotonic() > deadline:
-                conn.close()
-                raise
-            time.sleep(0.01)
-    conn.execute("PRAGMA synchronous = NORMAL")  # WAL: durable across process crashes
-    return conn
-
-
-def _is_locked(exc: sqlite3.OperationalError) -> bool:
-    text = str(exc)
-    return "locked" in text or "busy" in text
 
 
 def _migrate(conn: sqlite3.Connection, migrations: Sequence[Sequence[str]]) -> int:
@@ -290,26 +218,9 @@ def _epoch_ms(value: int | float | datetime | None) -> int | None:
     return int(value)
 
 
-_CANONICAL: dict[tuple[tuple[str, str], ...], str] = {}
-
-
-def _canonical(dimensions: Mapping[str, str] | None) -> str:
-    """Dimensions as one canonical JSON string (sorted keys, no spaces): equal sets compare
-    equal in SQL. Cached: a function emits the same few sets over and over."""
-    if not dimensions:
-        return "{}"
-    key = tuple(sorted(dimensions.items()))
-    text = _CANONICAL.get(key)
-    if text is None:
-        text = json.dumps(dict(key), separators=(",", ":"))
-        if len(_CANONICAL) < 4096:
-            _CANONICAL[key] = text
-    return text
-
-
-def _text(value: Any) -> Any:
-    """A str enum (the sandbox's ``State``) as its plain value, for SQLite."""
-    return getattr(value, "value", value) if type(value) is not str else value
+def _report(level: int, message: str) -> None:
+    """What the writer reports (bad records, dropped batches), in this process's log."""
+    _log.log(min(max(level, logging.DEBUG), logging.CRITICAL), "%s", message)
 
 
 class _Sink:
@@ -323,9 +234,28 @@ class _Sink:
         return 0
 
 
-class _Writer:
-    """The daemon thread that drains the queue into SQLite. Holds no reference to the Store,
-    so an unclosed store can still be collected (its finalizer stops this writer)."""
+class _Batch:
+    """Records shipped under one sequence number, kept until the writer acknowledges them;
+    ``waiters`` are the flushes that return once it is committed."""
+
+    __slots__ = ("ingestion", "items", "seq", "waiters")
+
+    def __init__(self, seq: int, ingestion: int, items: list[tuple[Any, ...]]) -> None:
+        self.seq = seq
+        self.ingestion = ingestion
+        self.items = items
+        self.waiters: list[threading.Event] = []
+
+
+class _Shipper:
+    """The kernel's side of the writer: a daemon thread that starts the writer process, takes
+    what the record methods queued and sends it, one pickle per batch; a second thread reads
+    the writer's acknowledgements and log messages. Until the process is ready (~0.15 s), and
+    for good if it cannot start or dies, batches are written here with the same code (after
+    the batches it did not acknowledge), so no flush ever waits for a process to start.
+
+    Holds no reference to the Store, so an unclosed store can still be collected (its
+    finalizer stops this shipper, which stops the process)."""
 
     def __init__(
         self,
@@ -340,229 +270,266 @@ class _Writer:
         self.wake = wake
         self.interval = interval
         self.now = now
+        self.flushes: deque[threading.Event] = deque()
         self.stopping = False
+        #: the writer process (None until started, or if it could not start)
+        self.process: subprocess.Popen[bytes] | None = None
+        #: set when the writer process has opened the database: batches go there from then on
+        self.ready = threading.Event()
         self.thread = threading.Thread(target=self.run, name="lambda-lab-store", daemon=True)
+        self._sock: socket.socket | None = None
+        self._reader: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._pending: dict[int, _Batch] = {}  # shipped, not acknowledged (in sequence order)
+        self._redo: list[_Batch] = []  # the writer could not load these: to be written here
+        self._seq = 0
+        self._heard = 0  # frames from the writer so far (its progress, for close())
+        self._gone = threading.Event()  # the writer's socket reached its end
+        self._local = False  # writing in this process: the writer process is unavailable
+        self._conn: sqlite3.Connection | None = None  # this process's writing connection
 
+    # -- the shipper thread -------------------------------------------------------------------
     def run(self) -> None:
         try:
-            conn = _connect(self.path)
-        except Exception:  # noqa: BLE001 - flush() then reports False instead of hanging
-            _log.exception("the store's writer could not open %s", self.path)
-            return
-        try:
+            self._start()
             while True:
                 self.wake.wait(self.interval)
                 self.wake.clear()
                 stopping = self.stopping
-                while self.queue:
-                    self.write_batch(conn)
+                if self._gone.is_set() and not self._local:
+                    self._fall_back()
+                self._write_redo()
+                self._ship_queued()
                 if stopping:
                     return
         finally:
-            conn.close()
+            self._finish()
+            if self._conn is not None:
+                self._conn.close()
 
     def stop(self) -> None:
         self.stopping = True
         self.wake.set()
-        if self.thread.is_alive() and self.thread is not threading.current_thread():
+        current = threading.current_thread()
+        if self.thread.is_alive() and current is not self.thread and current is not self._reader:
             self.thread.join()
 
-    def write_batch(self, conn: sqlite3.Connection) -> None:
-        queue = self.queue
-        items: list[tuple[Any, ...]] = []
-        flushes: list[threading.Event] = []
-        while queue and len(items) < _BATCH:
-            item = queue.popleft()
-            if item[0] == _FLUSH:
-                flushes.append(item[1])
-            else:
-                items.append(item)
+    def _start(self) -> None:
         try:
-            if items:
-                self.commit(conn, items)
-        except Exception:  # noqa: BLE001 - the writer must outlive one bad batch
-            _log.exception("the store dropped a batch of %d records", len(items))
-        finally:
-            for done in flushes:
-                done.set()
-
-    def commit(self, conn: sqlite3.Connection, items: list[tuple[Any, ...]]) -> None:
-        rows = _Rows(int(self.now() * 1000))
-        bad = 0
-        for i, item in enumerate(items, 1):
-            try:
-                rows.add(item)
-            except Exception:  # noqa: BLE001 - one bad record must not cost the batch
-                if not bad:
-                    _log.exception("the store skipped a record it could not read: %.200r", item)
-                bad += 1
-            if not i % _YIELD_EVERY:
-                # let the invoke path have the GIL: without this a thread waking from its
-                # worker's answer could wait a whole switch interval (5 ms) for this one
-                time.sleep(0)
-        if bad > 1:
-            _log.error("the store skipped %d records it could not read", bad)
-        deadline = time.monotonic() + _LOCKED_RETRY_S
-        while True:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    rows.write(conn)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-                return
-            except sqlite3.OperationalError as exc:
-                if not _is_locked(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.005)
-
-
-class _Rows:
-    """One batch turned into rows per table (done on the writer thread)."""
-
-    def __init__(self, ingestion_ms: int) -> None:
-        self.ingestion = ingestion_ms
-        self.invocations: list[tuple[Any, ...]] = []
-        self.logs: list[tuple[Any, ...]] = []
-        self.streams: dict[tuple[str, str], list[int]] = {}
-        self.metrics: list[tuple[Any, ...]] = []
-        self.lifecycle: list[tuple[Any, ...]] = []
-        self.throttles: list[tuple[Any, ...]] = []
-        self.segments: list[tuple[Any, ...]] = []
-        self.alarms: list[tuple[Any, ...]] = []
-
-    def add(self, item: tuple[Any, ...]) -> None:
-        kind = item[0]
-        if kind == _INVOCATION:
-            self.add_invocation(*item[1:])
-        elif kind == _LOGS:
-            _, group, stream, events, request_id = item
-            self.add_logs(group, stream, [(int(t), str(m)) for t, m in events], request_id)
-        elif kind == _LIFECYCLE:
-            _, env_id, function, version, state, at = item
-            self.lifecycle.append((env_id, function, version, _text(state), at))
-        elif kind == _METRIC:
-            self.metrics.append(item[1:])
-        elif kind == _THROTTLE:
-            self.throttles.append(item[1:])
-        elif kind == _SEGMENTS:
-            for document in item[1]:
-                self.add_segment(document)
-        elif kind == _ALARM:
-            _, name, old, new, reason, at = item
-            self.alarms.append((name, _text(old), _text(new), reason, at))
-
-    def add_invocation(
-        self, inv: Any, qualifier: str | None, arn: str | None, architecture: str | None
-    ) -> None:
-        self.invocations.append(
-            (
-                inv.request_id,
-                inv.function_name,
-                inv.function_version,
-                qualifier,
-                arn,
-                architecture,
-                inv.environment_id,
-                inv.log_stream_name,
-                inv.status,
-                inv.error_type,
-                inv.function_error,
-                int(inv.cold_start),
-                inv.initialization_type,
-                inv.init_duration_ms,
-                inv.duration_ms,
-                inv.billed_duration_ms,
-                inv.memory_size_mb,
-                inv.max_memory_used_mb,
-                inv.started_at,
-                inv.finished_at,
-                inv.trace_id,
-                inv.log_bytes_dropped,
-                inv.payload,
-            )
-        )
-        events = timed_messages(inv)
-        group = log_group_name(inv.function_name)
-        self.add_logs(group, inv.log_stream_name, events, inv.request_id)
-        for _, message in events:
-            if '"_aws"' in message:
-                for p in emf_metrics(message):
-                    self.metrics.append(
-                        (
-                            p.namespace,
-                            p.name,
-                            _canonical(p.dimensions),
-                            p.timestamp,
-                            p.value,
-                            p.unit,
-                            p.storage_resolution,
-                        )
-                    )
-
-    def add_logs(
-        self,
-        group: str,
-        stream: str,
-        events: Sequence[tuple[int, str]],
-        request_id: str | None,
-    ) -> None:
-        if not events:
+            self.process, self._sock = _w.start_writer(self.path)
+        except (OSError, subprocess.SubprocessError) as exc:
+            self._go_local(f"could not start ({exc})")
             return
-        ingestion = self.ingestion
-        self.logs.extend([(group, stream, t, ingestion, m, request_id) for t, m in events])
-        first = min(t for t, _ in events)
-        last = max(t for t, _ in events)
-        span = self.streams.get((group, stream))
-        if span is None:
-            self.streams[(group, stream)] = [first, last]
-        else:
-            span[0] = min(span[0], first)
-            span[1] = max(span[1], last)
+        self._reader = threading.Thread(
+            target=self._read, args=(self._sock,), name="lambda-lab-store-acks", daemon=True
+        )
+        self._reader.start()
 
-    def add_segment(self, document: Mapping[str, Any]) -> None:
+    def _ship_queued(self) -> None:
+        """Send what is queued now, in batches of at most ``_BATCH`` records; the flushes
+        taken first return when the last of them is committed."""
+        flushes = self.flushes
+        waiting = list(itertools.starmap(flushes.popleft, itertools.repeat((), len(flushes))))
+        queue = self.queue
+        left = len(queue)  # everything recorded before those flushes is in here
+        while left:
+            n = min(left, _BATCH)
+            left -= n
+            # n C-level pops: records appended meanwhile stay for the next round
+            self._ship(list(itertools.starmap(queue.popleft, itertools.repeat((), n))))
+        if waiting:
+            with self._lock:
+                if self._pending:
+                    next(reversed(self._pending.values())).waiters.extend(waiting)
+                    waiting = []
+                elif self._redo:
+                    self._redo[-1].waiters.extend(waiting)
+                    waiting = []
+            for event in waiting:
+                event.set()
+
+    def _ship(self, items: list[tuple[Any, ...]]) -> None:
+        self._seq += 1
+        batch = _Batch(self._seq, int(self.now() * 1000), items)
+        if self._local or not self.ready.is_set():  # no one waits for the process to start
+            self._write_here(batch)
+            return
         try:
-            self.segments.append(
-                (
-                    str(document["trace_id"]),
-                    str(document["id"]),
-                    document.get("parent_id"),
-                    str(document["name"]),
-                    float(document["start_time"]),
-                    None if document.get("end_time") is None else float(document["end_time"]),
-                    json.dumps(document, separators=(",", ":"), default=str),
+            payload = _w.dumps((batch.ingestion, items))
+        except Exception as exc:  # noqa: BLE001 - pickling runs any object's __reduce__
+            _log.warning(
+                "the store cannot send a batch to its writer process (%s: %s); "
+                "writing it in this process",
+                type(exc).__name__,
+                exc,
+            )
+            self._write_here(batch)
+            return
+        with self._lock:
+            self._pending[batch.seq] = batch
+        try:
+            _w.send_frame(self._sock, _w.BATCH, batch.seq, payload)  # type: ignore[arg-type]
+        except OSError:
+            self._fall_back()
+
+    def _finish(self) -> None:
+        """Stop the writer once it committed what it was sent; write here what it did not."""
+        if self.process is not None and not self._local:
+            if self.ready.is_set():
+                try:
+                    _w.send_frame(self._sock, _w.STOP)  # type: ignore[arg-type]
+                except OSError:
+                    pass
+                self._await_writer()
+            else:  # still starting, and sent nothing: no need to wait for its imports
+                self.process.terminate()
+            self._end_process(_REAP_S)
+        self._write_unacknowledged()
+
+    def _await_writer(self) -> None:
+        """Wait for the writer's BYE (or its end) as long as it makes progress."""
+        assert self.process is not None
+        heard, since = self._heard, time.monotonic()
+        while not self._gone.wait(0.2):
+            if self.process.poll() is not None:  # ended without BYE: let its socket drain
+                self._gone.wait(1.0)
+                return
+            if self._heard != heard:
+                heard, since = self._heard, time.monotonic()
+            elif time.monotonic() - since > _STALL_S:
+                _log.error(
+                    "the store's writer process made no progress for %.0f s; stopping it",
+                    _STALL_S,
                 )
-            )
-        except (KeyError, TypeError, ValueError):
-            _log.warning("the store skipped a trace segment without trace_id, id, name, start_time")
+                return
 
-    def write(self, conn: sqlite3.Connection) -> None:
-        for sql, rows in (
-            (_INSERT_INVOCATION, self.invocations),
-            (_INSERT_LOG, self.logs),
-            (_INSERT_METRIC, self.metrics),
-            (_INSERT_LIFECYCLE, self.lifecycle),
-            (_INSERT_THROTTLE, self.throttles),
-            (_INSERT_SEGMENT, self.segments),
-            (_INSERT_ALARM, self.alarms),
-        ):
-            if rows:
-                conn.executemany(sql, rows)
-        if self.streams:
-            ingestion = self.ingestion
-            conn.executemany(
-                _UPSERT_STREAM,
-                [
-                    (group, stream, ingestion, first, last, ingestion)
-                    for (group, stream), (first, last) in self.streams.items()
-                ],
-            )
+    # -- the fallback: writing in this process -------------------------------------------------
+    def _go_local(self, why: str) -> None:
+        self._local = True
+        _log.warning("the store's writer process %s; the store writes in this process instead", why)
+
+    def _fall_back(self) -> None:
+        """The writer process is gone (or its socket broke): reap it, write here from now on,
+        starting with the batches it did not acknowledge."""
+        self._local = True  # no more sends, whatever happens below
+        self._end_process(0.5)
+        code = self.process.returncode if self.process is not None else None
+        self._go_local(
+            f"was stopped by signal {-code}"
+            if code is not None and code < 0
+            else f"exited with status {code}"
+        )
+        self._write_unacknowledged()
+
+    def _end_process(self, grace: float) -> None:
+        """Reap the writer (killed after ``grace`` seconds), let the reader take its last
+        frames, close the socket."""
+        process = self.process
+        if process is not None and process.returncode is None:
+            try:
+                process.wait(grace)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        reader, sock = self._reader, self._sock
+        if reader is not None and reader is not threading.current_thread():
+            reader.join(1.0)  # EOF follows the process's exit
+            if reader.is_alive() and sock is not None:  # a copy of its end lives elsewhere
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                reader.join(1.0)
+        if sock is not None:
+            sock.close()
+
+    def _write_here(self, batch: _Batch) -> None:
+        if self._conn is None:
+            try:
+                self._conn = _connect(self.path)
+            except Exception:  # noqa: BLE001 - flush() still returns; the loss is logged
+                _log.exception(
+                    "the store could not open %s; %d records lost", self.path, len(batch.items)
+                )
+                return
+        _w.write_batch(self._conn, batch.items, batch.ingestion, _report, yield_every=_YIELD_EVERY)
+
+    def _write_redo(self) -> None:
+        """Batches the writer could not load, in order; each stays listed until committed so
+        that flushes acknowledged meanwhile wait for it."""
+        while True:
+            with self._lock:
+                if not self._redo:
+                    return
+                batch = self._redo[0]
+            self._write_here(batch)
+            with self._lock:
+                self._redo.pop(0)
+                waiters = batch.waiters
+            for event in waiters:
+                event.set()
+
+    def _write_unacknowledged(self) -> None:
+        with self._lock:
+            batches = sorted([*self._pending.values(), *self._redo], key=lambda b: b.seq)
+            self._pending.clear()
+            self._redo.clear()
+        for batch in batches:
+            self._write_here(batch)
+            for event in batch.waiters:
+                event.set()
+
+    # -- the reader thread ----------------------------------------------------------------------
+    def _read(self, sock: socket.socket) -> None:
+        reader = _w.FrameReader(sock)
+        try:
+            while True:
+                frame = reader.read()
+                if frame is None:
+                    return
+                kind, number, payload = frame
+                self._heard += 1
+                if kind == _w.ACK:
+                    self._acknowledged(number)
+                elif kind == _w.READY:
+                    self.ready.set()
+                elif kind == _w.NACK:
+                    self._refused(number, payload.decode("utf-8", "replace"))
+                elif kind == _w.LOG:
+                    _report(number, payload.decode("utf-8", "replace"))
+                elif kind == _w.BYE:
+                    return
+        except OSError:  # the socket was shut down under us
+            return
+        finally:
+            reader.close()
+            self._gone.set()
+            self.wake.set()
+
+    def _acknowledged(self, seq: int) -> None:
+        with self._lock:
+            done: list[threading.Event] = []
+            for s in [s for s in self._pending if s <= seq]:
+                done.extend(self._pending.pop(s).waiters)
+            if self._redo:  # what was recorded before them is not written yet
+                self._redo[-1].waiters.extend(done)
+                done = []
+        for event in done:
+            event.set()
+
+    def _refused(self, seq: int, why: str) -> None:
+        with self._lock:
+            batch = self._pending.pop(seq, None)
+            if batch is not None:
+                self._redo.append(batch)
+        _log.warning(
+            "the store's writer process could not load a batch (%s); writing it in this process",
+            why,
+        )
+        self.wake.set()
 
 
-def _stop(writer: _Writer, conn: sqlite3.Connection, lock: threading.Lock) -> None:
+def _stop(writer: _Shipper, conn: sqlite3.Connection, lock: threading.Lock) -> None:
     """Finalizer of a store (``close()``, garbage collection or interpreter exit)."""
     writer.stop()
     with lock:
@@ -588,12 +555,13 @@ class Store:
         self._conn = _connect(self.path)
         try:
             _migrate(self._conn, _MIGRATIONS)
+            self._conn.execute("PRAGMA query_only = ON")  # queries only: the writer writes
         except BaseException:
             self._conn.close()
             raise
         self._queue: Any = deque()
         self._wake = threading.Event()
-        self._writer = _Writer(self.path, self._queue, self._wake, flush_interval, self._now)
+        self._writer = _Shipper(self.path, self._queue, self._wake, flush_interval, self._now)
         self._writer.thread.start()
         # runs on close(), when the store is collected, or at interpreter exit (weakref-based:
         # the registration does not keep a store alive)
@@ -609,7 +577,7 @@ class Store:
         architecture: str | None = None,
     ) -> None:
         """Queue an :class:`~kernel_runtime.invocation.Invocation` (its log events and EMF
-        metrics are derived on the writer thread)."""
+        metrics are derived by the writer process)."""
         queue = self._queue
         queue.append((_INVOCATION, invocation, qualifier, function_arn, architecture))
         if len(queue) > _WAKE_AT:
@@ -725,7 +693,7 @@ class Store:
         if self._closed or not self._writer.thread.is_alive():
             return not len(self._queue)
         done = threading.Event()
-        self._queue.append((_FLUSH, done))
+        self._writer.flushes.append(done)
         self._wake.set()
         return done.wait(timeout)
 
