@@ -220,6 +220,12 @@ class LambdaRuntime:
         self.edge: Any = None
         self.aws: AwsServices | None = None
         self._front_doors: list[Any] = []
+        self.metrics: Any = None  # the AWS/Lambda metrics, computed from the store
+        self.alarm_runner: Any = None  # CloudWatch alarms evaluated on the platform clock
+        if self.store is not None:
+            from .observe import LambdaMetrics
+
+            self.metrics = LambdaMetrics(self.store, self.service.pools, clock=self.clock)
         try:
             if self.recorder is not None:
                 from .observe import XRayDaemon
@@ -232,6 +238,11 @@ class LambdaRuntime:
                 from .api import EdgeApp, EdgeServer
 
                 self.edge = EdgeApp(self.service)
+                if self.store is not None:  # CloudWatch metric reads, answered from the store
+                    from .api import CloudWatchInterceptor
+
+                    monitoring = CloudWatchInterceptor(self.metrics, region=region)
+                    self.edge.interceptors["monitoring"] = monitoring
                 if self.store is not None:  # the Lambda log groups, answered from the store
                     from .api import LogsInterceptor
 
@@ -253,9 +264,29 @@ class LambdaRuntime:
                     self.service,
                     on_metric=self.recorder.metric if self.recorder is not None else None,
                 )
+                if self.metrics is not None and self.aws.embedded:  # moto's alarms, evaluated
+                    self._start_alarm_runner(region, account_id)
         except BaseException:
             self.close()
             raise
+
+    def _start_alarm_runner(self, region: str, account_id: str) -> None:
+        """Evaluate the alarms users put into the embedded moto (which never does)."""
+        from .observe import AlarmRunner
+
+        assert self.aws is not None
+        self.alarm_runner = AlarmRunner(
+            self.metrics,
+            self.clock,
+            aws_client_factory=self.aws.client,
+            invoke_function=lambda arn, event: self.service.invoke(
+                arn, event, invocation_type="Event"
+            ),
+            region=region,
+            account_id=account_id,
+        ).start()
+        if self.edge is not None and "monitoring" in self.edge.interceptors:
+            self.edge.interceptors["monitoring"].alarms = self.alarm_runner
 
     @property
     def endpoint_url(self) -> str | None:
@@ -354,6 +385,8 @@ class LambdaRuntime:
         if self._closed:
             return
         self._closed = True
+        if self.alarm_runner is not None:
+            self.alarm_runner.close()  # its actions use the endpoint and the store
         for door in self._front_doors:
             door.close()
         if self.service.event_source_mappings is not None:

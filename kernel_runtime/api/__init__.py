@@ -13,12 +13,14 @@ from .._lazy import lazy_exports
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from ._app import EdgeApp
+    from ._cloudwatch import CloudWatchInterceptor
     from ._gateway import HttpApi, RestApi
     from ._lambda_urls import FunctionUrls
     from ._logs import LogsInterceptor
     from ._server import EdgeServer
 
 _EXPORTS = {
+    "CloudWatchInterceptor": "._cloudwatch",
     "EdgeApp": "._app",
     "EdgeServer": "._server",
     "FunctionUrls": "._lambda_urls",
@@ -27,6 +29,14 @@ _EXPORTS = {
     "RestApi": "._gateway",
 }
 
-__all__ = ["EdgeApp", "EdgeServer", "FunctionUrls", "HttpApi", "LogsInterceptor", "RestApi"]
+__all__ = [
+    "CloudWatchInterceptor",
+    "EdgeApp",
+    "EdgeServer",
+    "FunctionUrls",
+    "HttpApi",
+    "LogsInterceptor",
+    "RestApi",
+]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

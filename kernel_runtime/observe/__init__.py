@@ -15,6 +15,8 @@ from .._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "AWS_LIST_PRICES": "._cost",
+    "AlarmRunner": "._alarm_runner",
+    "AlarmStateChange": "._alarm_runner",
     "AlarmValidationError": "._alarms",
     "Cost": "._cost",
     "CostBreakdown": "._cost",
@@ -23,10 +25,12 @@ _EXPORTS: dict[str, str] = {
     "FilterPattern": "._logs",
     "InvalidFilterPattern": "._logs",
     "LOG_LEVELS": "._logs",
+    "LambdaMetrics": "._metrics",
     "LogEvent": "._logs",
     "LogFollower": "._store",
     "MetricAlarm": "._alarms",
     "MetricPoint": "._logs",
+    "MotoMetricData": "._metrics",
     "PriceList": "._cost",
     "PricingError": "._cost",
     "CostReport": "._billing",
