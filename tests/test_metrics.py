@@ -512,3 +512,34 @@ def test_get_metric_statistics_errors_as_cloudwatch(cw: Any) -> None:
         "Code": "InvalidParameterValue",
         "Message": "The parameter StartTime must be less than the parameter EndTime.",
     }
+
+
+def test_interceptor_leaves_to_moto_what_is_moto_s(store: Store) -> None:
+    from kernel_runtime.api import CloudWatchInterceptor
+
+    calls: list[str] = []
+    runner = SimpleNamespace(sync=lambda: calls.append("sync"), poke=lambda: calls.append("poke"))
+    interceptor = CloudWatchInterceptor(LambdaMetrics(store), region="us-east-1", alarms=runner)
+
+    def environ(region: str) -> dict[str, Any]:
+        scope = f"AKID/20261127/{region}/monitoring/aws4_request"
+        return {
+            "CONTENT_TYPE": "application/x-amz-json-1.0",
+            "HTTP_AUTHORIZATION": f"AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host",
+        }
+
+    body = (
+        b'{"Namespace": "AWS/Lambda", "MetricName": "Errors", "Period": 60, '
+        b'"StartTime": 1800000000, "EndTime": 1800003600, "Statistics": ["Sum"]}'
+    )
+    answered = interceptor("GetMetricStatistics", environ("us-east-1"), body)
+    assert answered is not None and answered[0] == 200
+    assert interceptor("GetMetricStatistics", environ("eu-west-1"), body) is None  # not ours
+    custom = body.replace(b"AWS/Lambda", b"Lab/Custom")
+    assert interceptor("GetMetricStatistics", environ("us-east-1"), custom) is None  # moto's
+    assert interceptor("PutMetricData", environ("us-east-1"), b"{}") is None
+    query = {**environ("us-east-1"), "CONTENT_TYPE": "application/x-www-form-urlencoded"}
+    assert interceptor("GetMetricStatistics", query, body) is None  # the query protocol
+    assert interceptor("DescribeAlarms", environ("us-east-1"), b"{}") is None
+    assert interceptor("PutMetricAlarm", environ("us-east-1"), b"{}") is None
+    assert calls == ["sync", "poke"]  # moto answers; the runner is told first
