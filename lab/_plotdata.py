@@ -167,6 +167,10 @@ class InvocationCursor:
             limit = None
         table = self.store.columns(function=self.function, start=since, limit=limit)
         ids = table.get("request_id", [])
+        if limit is not None and len(ids) >= limit:
+            # the first read was cut to the most recent rows: older ones stay out later too
+            oldest = min(table["started_at"])
+            self.start = oldest if self.start is None else max(self.start, oldest)
         fresh = [i for i, rid in enumerate(ids) if rid not in self._seen]
         if not fresh:
             return {key: [] for key in table}

@@ -9,6 +9,7 @@ are in.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ._plotdata import trace_id_of, trace_rows
@@ -25,6 +26,7 @@ STATUS_COLOURS = {
 }
 
 _ROW_PX = 34
+_TRACE_ID = re.compile(r"^1-[0-9a-f]{8}-[0-9a-f]{24}$")
 
 
 class TraceWaterfall(LivePlot):
@@ -42,9 +44,11 @@ class TraceWaterfall(LivePlot):
         max_rate: float = 10.0,
     ) -> None:
         super().__init__(rollover=None, interval=interval, max_rate=max_rate)
-        root = trace_id_of(trace_id) if "Root=" in trace_id else trace_id
-        if not root:
-            raise ValueError(f"not an X-Ray trace id: {trace_id!r}")
+        root = trace_id_of(trace_id) if "=" in trace_id else trace_id
+        if not root or not _TRACE_ID.match(root):
+            raise ValueError(
+                f"not an X-Ray trace id (1-<8 hex digits>-<24 hex digits>): {trace_id!r}"
+            )
         self.runtime = runtime if runtime is not None else default_runtime()
         self.function_name = function_name
         self.trace_id = root
