@@ -64,7 +64,7 @@ def ensure_bokehjs() -> None:
     session's loader when it exists, else ``output_notebook`` once, only in a kernel."""
     global _bokehjs_loaded
     try:
-        from lab._session import load_bokehjs  # type: ignore[attr-defined]
+        from lab._session import load_bokehjs
     except ImportError:
         load_bokehjs = None
     if load_bokehjs is not None:
@@ -82,7 +82,7 @@ def ensure_bokehjs() -> None:
 def default_runtime() -> Any:
     """The kernel's runtime (``lab._session.runtime()``), for plots made without one."""
     try:
-        from lab._session import runtime  # type: ignore[attr-defined]
+        from lab._session import runtime
     except ImportError as exc:
         raise RuntimeError(
             "no runtime given and lab._session.runtime() is not available: "
