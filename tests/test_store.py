@@ -7,6 +7,7 @@ import json
 import logging
 import operator
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -574,16 +575,24 @@ def test_batches_are_written_by_the_writer_process(
     assert not writer.is_running()
 
 
-def test_close_while_the_writer_process_starts(tmp_path: Path) -> None:
+def test_close_while_the_writer_process_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_store_writer, "_BOOT", "import time; time.sleep(60)")  # never ready
     path = tmp_path / "s.sqlite3"
-    started = time.monotonic()
     store = Store(path, flush_interval=60)
-    store.record_invocation(inv(1))
-    store.close()  # the process may still be importing: stopped, not waited for
-    assert time.monotonic() - started < 5
+    deadline = time.monotonic() + 10
+    while store._writer.process is None and time.monotonic() < deadline:
+        time.sleep(0.001)
     process = store._writer.process
-    assert process is not None and process.returncode is not None
+    assert process is not None
+    store.record_invocation(inv(1))
+    assert store.flush()  # written here: no one waits for the process
     assert raw_count(path, "invocations") == 1
+    started = time.monotonic()
+    store.close()  # the process was sent nothing: stopped, not waited for
+    assert time.monotonic() - started < 2
+    assert process.returncode == -signal.SIGTERM
 
 
 def test_a_dead_writer_process_costs_nothing(
@@ -669,8 +678,33 @@ def test_records_the_writer_process_cannot_take(
         assert "_thread.lock" in first["lock"]
         assert second["odd"] == "unloadable"
         assert store._writer.process.poll() is None
-    assert "cannot send a batch to its writer process (TypeError" in caplog.text
+    assert "cannot send 2 records to its writer process (TypeError" in caplog.text
     assert "could not load a batch (ZeroDivisionError" in caplog.text
+
+
+def test_a_batch_in_chunks_is_written_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(_store, "_CHUNK", 4)  # 21 records: 6 frames
+    trace = "1-6928a9dc-0123456789abcdef01234567"
+    document = {"trace_id": trace, "id": "c" * 16, "name": "orders", "start_time": T0}
+    path = tmp_path / "s.sqlite3"
+    with Store(path, flush_interval=60) as store:
+        shipping(store)
+        for bad in ({"lock": threading.Lock()}, {"odd": _Unloadable()}):
+            before = raw_count(path, "invocations")
+            for n in range(10):
+                store.record_invocation(inv(before + n))
+            store.record_segments([{**document, **bad}])
+            for n in range(10, 20):
+                store.record_invocation(inv(before + n))
+            assert store.flush()
+            # one chunk could not be sent (written here) or the writer refused one (the whole
+            # batch written here): either way each record once
+            assert raw_count(path, "invocations") == before + 20
+        assert len(store.segments(trace)) == 2
+        assert raw_count(path, "log_events") == 160
+    assert "cannot send 4 records" in caplog.text and "could not load a batch" in caplog.text
 
 
 def test_str_enums_reach_the_writer_process_as_text(tmp_path: Path) -> None:
