@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._store import Store
+from ._xray import platform_segments
 
 __all__ = ["Recorder"]
 
@@ -32,9 +33,8 @@ class Recorder:
             function_arn=invoked_function_arn or config.function_arn,
             architecture=config.architecture,
         )
-        if config.tracing_mode == "Active":
-            from ._xray import platform_segments
-
+        # only sampled requests have segments (Active tracing; X-Ray's sampling rule decided)
+        if config.tracing_mode == "Active" and "Sampled=1" in inv.trace_id:
             segments = platform_segments(
                 inv,
                 function_arn=config.function_arn,

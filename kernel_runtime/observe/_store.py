@@ -290,6 +290,12 @@ class _Shipper:
         self._gone = threading.Event()  # the writer's socket reached its end
         self._local = False  # writing in this process: the writer process is unavailable
         self._conn: sqlite3.Connection | None = None  # this process's writing connection
+        self._shipping = False  # records taken off the queue, not yet in _pending
+
+    @property
+    def busy(self) -> bool:
+        """Records left the queue but are not committed yet (a query must flush first)."""
+        return self._shipping or bool(self._pending) or bool(self._redo)
 
     # -- the shipper thread -------------------------------------------------------------------
     def run(self) -> None:
@@ -337,11 +343,15 @@ class _Shipper:
         waiting = list(itertools.starmap(flushes.popleft, itertools.repeat((), len(flushes))))
         queue = self.queue
         left = len(queue)  # everything recorded before those flushes is in here
-        while left:
-            n = min(left, _BATCH)
-            left -= n
-            # n C-level pops: records appended meanwhile stay for the next round
-            self._ship(list(itertools.starmap(queue.popleft, itertools.repeat((), n))))
+        self._shipping = bool(left)
+        try:
+            while left:
+                n = min(left, _BATCH)
+                left -= n
+                # n C-level pops: records appended meanwhile stay for the next round
+                self._ship(list(itertools.starmap(queue.popleft, itertools.repeat((), n))))
+        finally:
+            self._shipping = False
         if waiting:
             with self._lock:
                 if self._pending:
@@ -740,7 +750,7 @@ class Store:
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         if self._closed:
             raise StoreError("the store is closed")
-        if len(self._queue):
+        if len(self._queue) or self._writer.busy:  # recorded, maybe not committed yet
             self.flush()
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
