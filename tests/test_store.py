@@ -404,12 +404,32 @@ def test_records_wait_in_memory_until_flush(tmp_path: Path) -> None:
 def test_a_long_queue_wakes_the_writer_early(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite3"
     with Store(path, flush_interval=60) as store:
-        for n in range(_store._WAKE_AT + 10):
+        for n in range(_store._HOLD_MAX + 10):
             store.record_throttle("orders", at=T0 + n)
         deadline = time.monotonic() + 10
         while raw_count(path, "throttles") == 0 and time.monotonic() < deadline:
             time.sleep(0.01)
         assert raw_count(path, "throttles") > 0
+
+
+def test_records_wait_while_traffic_lasts_and_ship_when_it_pauses(tmp_path: Path) -> None:
+    """Under steady traffic the shipper holds records (up to _HOLD_S), so the invoke path is
+    not disturbed by writing; a pause ships them; a flush never waits for the pause."""
+    path = tmp_path / "s.sqlite3"
+    with Store(path, flush_interval=0.05) as store:
+        end = time.monotonic() + 0.6
+        n = 0
+        while time.monotonic() < end:
+            store.record_throttle("orders", at=T0 + n)
+            n += 1
+            time.sleep(0.005)
+        assert raw_count(path, "throttles") == 0  # held while they kept coming
+        deadline = time.monotonic() + 5
+        while raw_count(path, "throttles") < n and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert raw_count(path, "throttles") == n  # the pause shipped them
+        store.record_throttle("orders", at=T0 - 1)
+        assert store.flush() and raw_count(path, "throttles") == n + 1
 
 
 def test_a_bad_record_costs_only_itself(store: Store, caplog: pytest.LogCaptureFixture) -> None:

@@ -163,7 +163,11 @@ _INVOCATION, _LIFECYCLE, _LOGS, _METRIC, _THROTTLE, _SEGMENTS, _ALARM = (
     _w.SEGMENTS,
     _w.ALARM,
 )
-_WAKE_AT = 4096  # queue length at which a record wakes the shipper early
+#: While records keep arriving the shipper holds them (one bigger batch later costs the invoke
+#: path less than many small ones now), at most this long and this many; a flush (every
+#: query) or a pause in the traffic ships them at once.
+_HOLD_S = 2.0
+_HOLD_MAX = 50_000
 _BATCH = 20_000  # records per batch (one transaction) at most
 _CHUNK = 512  # records per frame: bounds one C-level encode's hold of the GIL (~1 ms)
 _YIELD_EVERY = 16  # records turned into rows between two releases of the GIL (in-process)
@@ -301,14 +305,30 @@ class _Shipper:
     def run(self) -> None:
         try:
             self._start()
+            seen = 0  # queue length at the last look
+            held_since: float | None = None  # when the records now held started to wait
             while True:
                 self.wake.wait(self.interval)
                 self.wake.clear()
                 stopping = self.stopping
                 if self._gone.is_set() and not self._local:
                     self._fall_back()
+                queued = len(self.queue)
+                if queued and held_since is None:
+                    held_since = time.monotonic()
+                if (
+                    queued != seen  # still arriving: the functions are busy
+                    and queued < _HOLD_MAX
+                    and not self.flushes
+                    and not stopping
+                    and held_since is not None
+                    and time.monotonic() - held_since < _HOLD_S
+                ):
+                    seen = queued
+                    continue
                 self._write_redo()
                 self._ship_queued()
+                seen, held_since = len(self.queue), None
                 if stopping:
                     return
         finally:
@@ -607,7 +627,7 @@ class Store:
         metrics are derived by the writer process)."""
         queue = self._queue
         queue.append((_INVOCATION, invocation, qualifier, function_arn, architecture))
-        if len(queue) > _WAKE_AT:
+        if len(queue) > _HOLD_MAX:
             self._wake.set()
 
     def record_throttle(
@@ -622,7 +642,7 @@ class Store:
         queue = self._queue
         at = self._now() if at is None else at
         queue.append((_THROTTLE, function_name, qualifier, reason, at))
-        if len(queue) > _WAKE_AT:
+        if len(queue) > _HOLD_MAX:
             self._wake.set()
 
     def record_lifecycle(
@@ -645,7 +665,7 @@ class Store:
                 self._now() if at is None else at,
             )
         )
-        if len(queue) > _WAKE_AT:
+        if len(queue) > _HOLD_MAX:
             self._wake.set()
 
     def record_metric(
@@ -673,7 +693,7 @@ class Store:
                 storage_resolution,
             )
         )
-        if len(queue) > _WAKE_AT:
+        if len(queue) > _HOLD_MAX:
             self._wake.set()
 
     def record_log_events(
@@ -687,7 +707,7 @@ class Store:
         """Queue log events (epoch ms, message) for a stream of a log group."""
         queue = self._queue
         queue.append((_LOGS, group, stream, list(events), request_id))
-        if len(queue) > _WAKE_AT:
+        if len(queue) > _HOLD_MAX:
             self._wake.set()
 
     def record_segments(self, segments: Iterable[Mapping[str, Any]]) -> None:
@@ -695,7 +715,7 @@ class Store:
         ``start_time``, ``end_time`` in epoch seconds, and the rest of the document)."""
         queue = self._queue
         queue.append((_SEGMENTS, list(segments)))
-        if len(queue) > _WAKE_AT:
+        if len(queue) > _HOLD_MAX:
             self._wake.set()
 
     def record_alarm_state(
@@ -711,7 +731,7 @@ class Store:
         queue.append(
             (_ALARM, alarm_name, old_state, new_state, reason, self._now() if at is None else at)
         )
-        if len(queue) > _WAKE_AT:
+        if len(queue) > _HOLD_MAX:
             self._wake.set()
 
     # -- flushing and closing -------------------------------------------------------------------
