@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -191,6 +192,9 @@ class LambdaRuntime:
         **sandbox_options: Any,
     ) -> None:
         self._owns_home = home is None
+        #: when this runtime started (epoch seconds): the store keeps earlier sessions too, so
+        #: views of "this session" start here
+        self.started_at = time.time()
         self.home = Path(tempfile.mkdtemp(prefix="lambda-lab-home-") if home is None else home)
         self.home.mkdir(parents=True, exist_ok=True)
         self.clock = PlatformClock(clock_speed)
@@ -379,6 +383,11 @@ class LambdaRuntime:
         )
 
     # -- lifecycle --------------------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` ran (its processes are stopped)."""
+        return self._closed
+
     def close(self) -> None:
         """Stop everything: queued events are reported dropped, environments shut down, the
         zygote stops, files under a temporary home are removed."""
