@@ -44,12 +44,20 @@ _HERE = Path(__file__).resolve().parent
 if str(_HERE.parent) not in sys.path:  # run as a script from anywhere: find kernel_runtime
     sys.path.insert(0, str(_HERE.parent))
 try:  # works both as ``benchmarks.run`` and as a script / sys.path entry
-    from . import bench_edge, bench_observe, bench_service, bench_simulate, bench_sources
+    from . import (
+        bench_edge,
+        bench_lab,
+        bench_observe,
+        bench_service,
+        bench_simulate,
+        bench_sources,
+    )
     from . import peers as _peers
 except ImportError:  # pragma: no cover - depends on how we were imported
     if str(_HERE) not in sys.path:
         sys.path.insert(0, str(_HERE))
     import bench_edge
+    import bench_lab
     import bench_observe
     import bench_service
     import bench_simulate
@@ -100,6 +108,7 @@ class Params:
     sim_scale: float = 1.0  # share of the simulated hour
     sqs_messages: int = 2000  # messages drained by an SQS event source mapping (issue 4)
     observe_rounds: int = 10  # alternating rounds of 500 warm invokes, store on / off (issue 5)
+    lab_invocations: int = 5000  # LoadGenerator run in a real kernel with live plots (issue 6)
 
 
 DEFAULT = Params()
@@ -119,6 +128,7 @@ QUICK = Params(
     sim_scale=0.02,
     sqs_messages=200,
     observe_rounds=2,
+    lab_invocations=500,
 )
 
 
@@ -655,6 +665,28 @@ def bench_observe_rows(params: Params) -> list[dict]:
     ]  # fmt: skip
 
 
+def bench_lab_rows(params: Params) -> list[dict]:
+    """Issue 6's figures: a trivial cell's reply time in a real kernel while a LoadGenerator
+    runs at full speed with live plots, and the plots' update rate."""
+    group = "ours, lab (real kernel)"
+    n = params.lab_invocations
+    try:
+        r = bench_lab.bench_lab(n)
+    except Exception as e:
+        return [_row(group, "kernel reply during a load test", "ms", error=_err(e))]
+    return [
+        _row(group, f"LoadGenerator: {r['invocations']} invocations at full speed, 2 workers", "s",
+             {"p50": round(r["elapsed_s"], 2), "n": 1}),
+        _row(group, "a trivial cell's reply while it runs, live plots on", "ms",
+             {"p50": round(r["cell_p50_ms"], 1), "p99": round(r["cell_max_ms"], 1),
+              "n": r["cell_replies"]},
+             target={"p99": ("<=", 200.0)}),
+        _row(group, "plot updates per second (coalesced)", "1/s",
+             {"p50": round(max(r["plot_updates_per_s_max"] or 0.0, 0.01), 2), "n": 1},
+             target={"p50": ("<=", 10.0)}),
+    ]  # fmt: skip
+
+
 def run_all(params: Params = DEFAULT, *, peers: bool = True, progress=None) -> dict:
     """Every case; never raises for a failing case (its row carries "error")."""
     say = progress or (lambda _msg: None)
@@ -703,6 +735,8 @@ def run_all(params: Params = DEFAULT, *, peers: bool = True, progress=None) -> d
     rows += bench_sources_rows(params)
     say("observability")
     rows += bench_observe_rows(params)
+    say("the lab in a real kernel")
+    rows += bench_lab_rows(params)
     if peers:
         say("peers")
         rows += bench_peers(params.peers_cold, params.peers_warm)
