@@ -369,6 +369,7 @@ class LambdaRuntime:
         invocation_type: str = "RequestResponse",
         log_type: str = "None",
         client_context: str | None = None,
+        trace_header: str | None = None,
     ) -> InvokeResult:
         """The Invoke API. ``event`` as bytes is the raw JSON document; anything else is the
         event itself and is JSON-encoded."""
@@ -380,6 +381,7 @@ class LambdaRuntime:
             invocation_type=invocation_type,
             log_type=log_type,
             client_context=client_context,
+            trace_header=trace_header,
         )
 
     # -- lifecycle --------------------------------------------------------------------------------

@@ -131,3 +131,36 @@ def test_active_tracing_joins_platform_and_handler_segments(tmp_path: Path) -> N
             "work",
         ]
         assert path[-1]["annotations"] == {"order": 7}
+
+
+CALLER = """
+import boto3
+
+lam = boto3.client("lambda")
+
+def handler(event, context):
+    lam.invoke(FunctionName="callee", Payload=b"{}")
+    lam.invoke(FunctionName="callee", Payload=b"{}", InvocationType="Event")
+    return 1
+"""
+
+
+def test_a_trace_spans_a_chain_of_functions(tmp_path: Path) -> None:
+    """A function invoking another (sync, and async through the queue) continues its trace:
+    botocore sends the caller's _X_AMZN_TRACE_ID as X-Amzn-Trace-Id."""
+    from kernel_runtime.observe import SamplingRule
+
+    with LambdaRuntime(store=tmp_path / "s.sqlite3") as lab:
+        lab.sandbox.sampling_rule = SamplingRule(0, 1.0)
+        active = {"tracing_config": {"Mode": "Active"}, "memory_size": 1769}
+        lab.create_function("caller", "app.handler", CALLER, timeout=30, **active)
+        lab.create_function("callee", "app.handler", HELLO, **active)
+        outer = lab.invoke("caller", {}).invocation
+        assert outer is not None and outer.function_error is None, outer.log
+        root = outer.trace_id.split(";")[0]
+        calls = _eventually(
+            lambda: (rows := lab.store.invocations(function="callee")) and len(rows) == 2 and rows
+        )
+        assert [r["trace_id"].split(";")[0] for r in calls] == [root, root]
+        # each callee's Parent is a segment of the caller's trace, not the caller's own id
+        assert all(r["trace_id"] != outer.trace_id for r in calls)

@@ -386,6 +386,7 @@ class LambdaRestApi:
             invocation_type=invocation_type,
             log_type=environ.get("HTTP_X_AMZ_LOG_TYPE") or "None",
             client_context=environ.get("HTTP_X_AMZ_CLIENT_CONTEXT"),
+            trace_header=environ.get("HTTP_X_AMZN_TRACE_ID"),  # botocore sends _X_AMZN_TRACE_ID
         )
         headers = [
             ("Content-Type", _JSON),

@@ -210,6 +210,7 @@ class AsyncEvent:
         "qualifier",
         "received_at",
         "request_id",
+        "trace_header",
     )
 
     def __init__(
@@ -223,8 +224,10 @@ class AsyncEvent:
         dead_letter_arn: str | None,
         received_at: float,
         enqueued_at: float,
+        trace_header: str | None = None,
     ) -> None:
         self.request_id = request_id
+        self.trace_header = trace_header  # the caller's: every attempt continues its trace
         self.function_name = function_name
         self.qualifier = qualifier
         self.payload = payload
@@ -366,6 +369,7 @@ class AsyncInvoker:
         config: EventInvokeConfig,
         dead_letter_arn: str | None,
         request_id: str | None = None,
+        trace_header: str | None = None,
     ) -> str:
         """Queue one event and return its request id at once (the caller answers 202)."""
         if len(payload) > ASYNC_PAYLOAD_LIMIT:
@@ -384,6 +388,7 @@ class AsyncInvoker:
             dead_letter_arn,
             received_at=self._clock.now(),
             enqueued_at=self._clock.monotonic(),
+            trace_header=trace_header,
         )
         with self._lock:
             if self._closed:

@@ -120,11 +120,14 @@ class LambdaService:
         invocation_type: str = "RequestResponse",
         log_type: str = "None",
         client_context: str | None = None,
+        trace_header: str | None = None,
     ) -> InvokeResult:
         """The Invoke API: RequestResponse (200), Event (202) or DryRun (204).
 
         ``payload`` as bytes is the request body (a JSON document, checked); any other value
-        is the event itself, JSON-encoded once, where it is sent.
+        is the event itself, JSON-encoded once, where it is sent. ``trace_header`` is the
+        caller's ``X-Amzn-Trace-Id`` (a function calling another passes its own): the
+        invocation continues that trace, so a chain of functions is one trace.
         """
         if invocation_type not in INVOCATION_TYPES:
             raise InvalidParameterValueException(
@@ -145,7 +148,9 @@ class LambdaService:
         if invocation_type == "DryRun":
             return InvokeResult(204, b"", None, None, target.version, request_id())
         if invocation_type == "Event":
-            return self._invoke_async(target, body if raw else json.dumps(body).encode())
+            return self._invoke_async(
+                target, body if raw else json.dumps(body).encode(), trace_header
+            )
         context = _client_context(client_context)
         version, config = target.pick(self._random.random())
         inv = self.pools.invoke(
@@ -156,6 +161,7 @@ class LambdaService:
             invoked_function_arn=target.function_arn
             if qualifier or ":" in function_name
             else config.function_arn,
+            trace_header=trace_header,
         )
         return InvokeResult(
             200,
@@ -174,7 +180,9 @@ class LambdaService:
             return target.alias
         return version
 
-    def _invoke_async(self, target: ResolvedTarget, body: bytes) -> InvokeResult:
+    def _invoke_async(
+        self, target: ResolvedTarget, body: bytes, trace_header: str | None = None
+    ) -> InvokeResult:
         config = self._event_invoke_config(target)
         dead_letter = (
             self.registry.get_function_configuration(target.function_name, target.version)
@@ -188,6 +196,7 @@ class LambdaService:
             function_arn=target.config.function_arn,
             config=config,
             dead_letter_arn=dead_letter,
+            trace_header=trace_header,
         )
         return InvokeResult(202, b"", None, None, target.version, rid)
 
@@ -216,6 +225,7 @@ class LambdaService:
                 pool_key=self._pool_key(target, version),
                 invoked_function_arn=target.function_arn,
                 request_id_=event.request_id,
+                trace_header=event.trace_header,
             )
         except TooManyRequestsException:
             # reserved concurrency 0: straight to failure handling, no retries (as on AWS)
