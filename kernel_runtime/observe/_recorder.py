@@ -54,16 +54,10 @@ class Recorder:
     def environment(self, env: Any) -> None:
         """Follow a new environment's lifecycle (INITIALIZING ... DEAD)."""
         record = self.store.record_lifecycle
-        config = env.config
+        env_id, name, version = env.environment_id, env.config.function_name, env.config.version
 
         def transition(environment: Any, state: Any, at: float) -> None:
-            record(
-                environment.environment_id,
-                config.function_name,
-                config.version,
-                getattr(state, "value", str(state)),
-                at,
-            )
+            record(env_id, name, version, state, at)  # State is a str: stored as its text
 
         env.listeners.append(transition)
 
