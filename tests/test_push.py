@@ -49,7 +49,12 @@ def recorders(lab: LambdaRuntime, seen: str) -> list[str]:
     names = ["rec-a", "rec-b"]
     for name in names:
         lab.create_function(
-            name, "app.handler", RECORDER, environment={"SEEN_URL": seen}, memory_size=1769
+            name,
+            "app.handler",
+            RECORDER,
+            environment={"SEEN_URL": seen},
+            memory_size=1769,
+            timeout=15,  # a cold start imports boto3: slow on a busy 2-core machine
         )
     return names
 
@@ -58,7 +63,7 @@ def _arn(lab: LambdaRuntime, name: str) -> str:
     return lab.service.registry.function_arn(name)
 
 
-def _collect(lab: LambdaRuntime, queue_url: str, n: int, timeout: float = 15.0) -> list[dict]:
+def _collect(lab: LambdaRuntime, queue_url: str, n: int, timeout: float = 30.0) -> list[dict]:
     """Wait for ``n`` recorded invocations (and then a short while for unexpected extras)."""
     sqs = lab.client("sqs")
     got: list[dict] = []
@@ -322,7 +327,16 @@ def test_logs_subscription_filter_delivers_gzipped_batches(
         logEvents=[{"timestamp": now_ms, "message": "order 1 paid"}],
     )
     # (a late tick of the schedule test may share the queue: keep the log deliveries)
-    (got,) = [g for g in _collect(lab, seen, 1) if "awslogs" in g["event"]]
+    deliveries = [g for g in _collect(lab, seen, 1) if "awslogs" in g["event"]]
+    assert len(deliveries) == 1, (
+        [
+            json.loads(gzip.decompress(base64.b64decode(g["event"]["awslogs"]["data"])))
+            for g in deliveries
+        ],
+        [(r["status"], r["error_type"]) for r in lab.store.invocations(function="rec-a")[-3:]],
+        [e["message"] for e in lab.store.log_events("/aws/lambda/rec-a")[-6:]],
+    )
+    (got,) = deliveries
     data: Any = json.loads(gzip.decompress(base64.b64decode(got["event"]["awslogs"]["data"])))
     assert data["messageType"] == "DATA_MESSAGE" and data["logGroup"] == "/app/orders"
     assert data["subscriptionFilters"] == ["all"] and data["logStream"] == "s1"
