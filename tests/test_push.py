@@ -25,6 +25,7 @@ import boto3
 sqs = boto3.client("sqs")
 
 def handler(event, context):
+    print("event keys", sorted(event))
     sqs.send_message(
         QueueUrl=os.environ["SEEN_URL"],
         MessageBody=json.dumps({"fn": context.function_name, "event": event}),
@@ -311,6 +312,15 @@ def test_logs_subscription_filter_delivers_gzipped_batches(
     import base64
     import gzip
 
+    # a function of its own: its first environment serves only this delivery
+    lab.create_function(
+        "rec-logs",
+        "app.handler",
+        RECORDER,
+        environment={"SEEN_URL": seen},
+        memory_size=1769,
+        timeout=15,
+    )
     logs = lab.client("logs")
     logs.create_log_group(logGroupName="/app/orders")
     logs.create_log_stream(logGroupName="/app/orders", logStreamName="s1")
@@ -318,7 +328,7 @@ def test_logs_subscription_filter_delivers_gzipped_batches(
         logGroupName="/app/orders",
         filterName="all",
         filterPattern="",
-        destinationArn=_arn(lab, "rec-a"),
+        destinationArn=_arn(lab, "rec-logs"),
     )
     now_ms = int(time.time() * 1000)
     logs.put_log_events(
@@ -329,12 +339,19 @@ def test_logs_subscription_filter_delivers_gzipped_batches(
     # (a late tick of the schedule test may share the queue: keep the log deliveries)
     deliveries = [g for g in _collect(lab, seen, 1) if "awslogs" in g["event"]]
     assert len(deliveries) == 1, (
+        {
+            k: v
+            for k, v in (lab.aws.push.stats if lab.aws and lab.aws.push else {}).items()
+            if k.startswith("logs") or k.startswith("sync")
+        },
         [
             json.loads(gzip.decompress(base64.b64decode(g["event"]["awslogs"]["data"])))
             for g in deliveries
         ],
-        [(r["status"], r["error_type"]) for r in lab.store.invocations(function="rec-a")[-3:]],
-        [e["message"] for e in lab.store.log_events("/aws/lambda/rec-a")[-6:]],
+        [(r["status"], r["error_type"]) for r in lab.store.invocations(function="rec-logs")],
+        len(_push._SINKS),
+        [(e.environment_id[:6], str(e.state)) for e in lab.function("rec-logs").environments()],
+        lab.service.async_invoker.stats() if hasattr(lab.service.async_invoker, "stats") else None,
     )
     (got,) = deliveries
     data: Any = json.loads(gzip.decompress(base64.b64decode(got["event"]["awslogs"]["data"])))
