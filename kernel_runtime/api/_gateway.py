@@ -45,7 +45,6 @@ import logging
 import os
 import re
 import string
-import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -53,8 +52,6 @@ from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, unquote
-
-from werkzeug.serving import make_server
 
 from .._ids import request_id
 from ..errors import LambdaError, RequestTooLargeException
@@ -274,23 +271,9 @@ class _FrontDoorHandler(_KeepAliveHandler):
 class _FrontDoorServer(EdgeServer):
     """An :class:`EdgeServer` whose handler keeps the raw headers."""
 
-    def start(self) -> _FrontDoorServer:
-        if self._server is not None:
-            return self
-        server = make_server(
-            self.host, self.port, self.app, threaded=True, request_handler=_FrontDoorHandler
-        )
-        server.edge_connections = set()  # type: ignore[attr-defined]
-        self.port = server.server_port
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"lambda-lab-front-door:{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
+    handler_class = _FrontDoorHandler
+    poll_interval = 0.05
+    thread_name = "lambda-lab-front-door"
 
 
 class FrontDoor:

@@ -197,8 +197,13 @@ class EdgeServer:
     """Serves a WSGI app (normally an :class:`~kernel_runtime.api.EdgeApp`) on one port.
 
     ``port=0`` picks a free port; ``url`` is known once ``start()`` returns. ``stop()`` closes
-    the listening socket and every open keep-alive connection.
+    the listening socket and every open keep-alive connection. Subclasses change the request
+    handler, the accept loop's poll interval and the thread's name through class attributes.
     """
+
+    handler_class: type[WSGIRequestHandler] = _KeepAliveHandler
+    poll_interval = 0.1
+    thread_name = "lambda-lab-edge"
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
         self.app = app
@@ -227,15 +232,15 @@ class EdgeServer:
         if self._server is not None:
             return self
         server = make_server(
-            self.host, self.port, self.app, threaded=True, request_handler=_KeepAliveHandler
+            self.host, self.port, self.app, threaded=True, request_handler=self.handler_class
         )
         server.edge_connections = set()  # type: ignore[attr-defined]
         self.port = server.server_port
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name=f"lambda-lab-edge:{self.port}",
+            kwargs={"poll_interval": self.poll_interval},
+            name=f"{self.thread_name}:{self.port}",
             daemon=True,
         )
         self._thread.start()
