@@ -85,13 +85,12 @@ def _tune_moto() -> None:
     global _TUNED
     if _TUNED:
         return
+    from .sources._push import check_moto
+
+    check_moto()  # both attributes replaced here are on its list
     import moto.sqs.models as sqs_models
 
-    original = getattr(sqs_models, "unix_time_millis", None)
-    if original is None:
-        from .sources._push import MotoHookError
-
-        raise MotoHookError("moto has no moto.sqs.models.unix_time_millis")
+    original = sqs_models.unix_time_millis
 
     def unix_time_millis(dt: Any = None) -> float:
         return time.time() * 1000.0 if dt is None else original(dt)
@@ -103,10 +102,7 @@ def _tune_moto() -> None:
         return bool(retention + message.sent_timestamp / 1000 > time.time())
 
     sqs_models.unix_time_millis = unix_time_millis
-    backend = sqs_models.SQSBackend
-    if not hasattr(backend, "is_message_valid_based_on_retention_period"):
-        from .sources._push import MotoHookError
-
-        raise MotoHookError("moto has no SQSBackend.is_message_valid_based_on_retention_period")
-    backend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
+    sqs_models.SQSBackend.is_message_valid_based_on_retention_period = (
+        is_message_valid_based_on_retention_period
+    )
     _TUNED = True

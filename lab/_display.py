@@ -131,7 +131,7 @@ class _Facts:
 def _facts(fn: Function) -> _Facts | None:
     """None when the function no longer exists (deleted) or its runtime is closed."""
     rt = fn.runtime
-    if getattr(rt, "closed", False):
+    if rt.closed:
         return None
     service, registry = rt.service, rt.service.registry
     try:
@@ -328,7 +328,7 @@ def _runtime_rows(rt: LambdaRuntime) -> tuple[list[tuple[str, object]], list[Fun
         ("Endpoint URL", rt.endpoint_url or "none (endpoint=False)"),
         ("Store", str(store)),
     ]
-    if getattr(rt, "closed", False):
+    if rt.closed:
         return rows, []
     pools = rt.service.pools
     rows.append(
@@ -346,7 +346,7 @@ def _runtime_rows(rt: LambdaRuntime) -> tuple[list[tuple[str, object]], list[Fun
 
 def runtime_html(rt: LambdaRuntime) -> str:
     """The runtime: its functions and their environments, concurrency, endpoint and store."""
-    closed = bool(getattr(rt, "closed", False))
+    closed = rt.closed
     rows, functions = _runtime_rows(rt)
     parts = [
         f'<div style="{_BOX}"><div><b>lambda-lab runtime</b> '
@@ -384,7 +384,7 @@ def runtime_html(rt: LambdaRuntime) -> str:
 
 def runtime_text(rt: LambdaRuntime) -> str:
     """The runtime for terminals and static viewers: one line per function."""
-    closed = bool(getattr(rt, "closed", False))
+    closed = rt.closed
     rows, functions = _runtime_rows(rt)
     lines = [f"LambdaRuntime ({'closed' if closed else 'running'})"]
     lines.extend(f"  {label}: {value}" for label, value in rows)

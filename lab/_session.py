@@ -26,7 +26,7 @@ _bokehjs_loaded = False
 
 def _is_closed(rt: LambdaRuntime) -> bool:
     # LambdaRuntime has no public ``closed`` yet; a runtime closed behind our back is replaced
-    return bool(getattr(rt, "closed", False))
+    return rt.closed
 
 
 def runtime(**options: Any) -> LambdaRuntime:

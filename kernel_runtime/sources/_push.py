@@ -57,7 +57,9 @@ HOOKED: tuple[tuple[str, str | None, str], ...] = (
     ("moto.events.exceptions", None, "ValidationException"),
     ("moto.events.exceptions", None, "InvalidEventPatternException"),
     ("moto.events.utils", "EventTemplateParser", "parse"),
-    ("moto.sqs.models", None, "unix_time_millis"),  # made cheap by kernel_runtime.aws
+    # made cheap by kernel_runtime.aws._tune_moto
+    ("moto.sqs.models", None, "unix_time_millis"),
+    ("moto.sqs.models", "SQSBackend", "is_message_valid_based_on_retention_period"),
 )
 
 
@@ -442,11 +444,6 @@ class _LambdaFacade:
         response_headers: Any = None,
     ) -> Any:
         return self.get_function(function_name, qualifier).invoke(body)
-
-    def send_sns_message(self, function_name: str, message: str, subject: Any = None,
-                         qualifier: str | None = None) -> None:  # fmt: skip
-        # Unused: Subscription.publish is replaced and builds the full record itself.
-        log.debug("moto's send_sns_message bypassed for %s", function_name)
 
     @_never_raise("CloudWatch Logs -> Lambda")
     def send_log_event(
