@@ -381,6 +381,44 @@ def test_lifecycle_throttles_segments_alarms(tmp_path: Path) -> None:
         assert store.alarm_history("other") == []
 
 
+def test_lifecycle_listener_queues_plain_text_that_marshals(tmp_path: Path) -> None:
+    """The listener environments call twice per invocation queues the state's plain value, so
+    a batch of them takes the marshal path (not the pickle fallback) to the writer."""
+    with Store(tmp_path / "s.sqlite3", flush_interval=60) as store:
+        listener = store.lifecycle_listener("env-1", "orders", "$LATEST")
+        listener(object(), _StrEnum("BUSY"), T0)
+        listener(object(), "READY", T0 + 0.001)
+        queued = list(store._queue)
+        assert [item[4] for item in queued] == ["BUSY", "READY"]
+        assert all(type(item[4]) is str for item in queued)
+        flags, _payload = _store_writer.encode(0, queued)
+        assert flags & _store_writer.MARSHAL
+        assert [e["state"] for e in store.lifecycle(environment_id="env-1")] == ["BUSY", "READY"]
+
+
+def test_platform_segments_of_sampled_traced_invocations(store: Store) -> None:
+    """With ``traced`` the writer builds the service's segments, for sampled requests only."""
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:orders"
+    traced = (arn, "us-east-1", "123456789012")
+    sampled = inv(1)._replace(
+        trace_id="Root=1-6928a9dc-0123456789abcdef01234567;Parent=1111111111111111;Sampled=1"
+    )
+    unsampled = inv(2)._replace(
+        trace_id="Root=1-6928a9dd-0123456789abcdef01234567;Parent=2222222222222222;Sampled=0"
+    )
+    store.record_invocation(sampled, function_arn=arn, traced=traced)
+    store.record_invocation(unsampled, function_arn=arn, traced=traced)
+    store.record_invocation(inv(3), function_arn=arn)  # not traced
+    assert len(store.invocations(function="orders")) == 3
+    documents = store.segments("1-6928a9dc-0123456789abcdef01234567")
+    assert [d["origin"] for d in documents] == ["AWS::Lambda", "AWS::Lambda::Function"]
+    service, function = documents
+    assert function["id"] == "1" * 16  # the header's Parent: the function segment
+    assert function["parent_id"] == service["id"]
+    assert function["aws"]["function_arn"] == arn
+    assert store.segments("1-6928a9dd-0123456789abcdef01234567") == []
+
+
 class _StrEnum(str):
     """Stands for the sandbox's ``State`` (a str enum): stored as its ``value``."""
 

@@ -2,8 +2,8 @@
 
 The environment pools call :class:`Recorder` once per invocation, throttle and new
 environment; every call only appends to the store's queue (a few microseconds), and the store's
-writer thread does the rest (log events, EMF metrics, SQLite). With active tracing the platform's
-X-Ray segments are recorded too, and the local X-Ray daemon's segments from handler code join
+writer process does the rest (log events, EMF metrics, the platform's X-Ray segments of sampled
+requests with Active tracing, SQLite). The local X-Ray daemon's segments from handler code join
 them by trace id.
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from ._store import Store
-from ._xray import platform_segments
 
 __all__ = ["Recorder"]
 
@@ -26,23 +25,19 @@ class Recorder:
         self.account_id = account_id
 
     def invocation(self, inv: Any, config: Any, invoked_function_arn: str | None) -> None:
-        """One finished invocation (sync, async attempt or event source mapping batch)."""
+        """One finished invocation (sync, async attempt or event source mapping batch).
+
+        With Active tracing the writer adds the platform's segments when X-Ray's sampling rule
+        chose the request (``Sampled=1`` in its header)."""
         self.store.record_invocation(
             inv,
             qualifier=config.version,
             function_arn=invoked_function_arn or config.function_arn,
             architecture=config.architecture,
+            traced=(config.function_arn, self.region, self.account_id)
+            if config.tracing_mode == "Active"
+            else None,
         )
-        # only sampled requests have segments (Active tracing; X-Ray's sampling rule decided)
-        if config.tracing_mode == "Active" and "Sampled=1" in inv.trace_id:
-            segments = platform_segments(
-                inv,
-                function_arn=config.function_arn,
-                region=self.region,
-                account_id=self.account_id,
-            )
-            if segments:
-                self.store.record_segments(segments)
 
     def throttle(self, function_name: str, qualifier: Any, reason: str | None) -> None:
         self.store.record_throttle(
@@ -53,13 +48,10 @@ class Recorder:
 
     def environment(self, env: Any) -> None:
         """Follow a new environment's lifecycle (INITIALIZING ... DEAD)."""
-        record = self.store.record_lifecycle
-        env_id, name, version = env.environment_id, env.config.function_name, env.config.version
-
-        def transition(environment: Any, state: Any, at: float) -> None:
-            record(env_id, name, version, state, at)  # State is a str: stored as its text
-
-        env.listeners.append(transition)
+        cfg = env.config
+        env.listeners.append(
+            self.store.lifecycle_listener(env.environment_id, cfg.function_name, cfg.version)
+        )
 
     def metric(self, name: str, function_name: str, value: float, unit: str = "None") -> None:
         """A metric the service computes itself (async events, IteratorAge ...)."""

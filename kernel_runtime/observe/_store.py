@@ -168,6 +168,8 @@ _INVOCATION, _LIFECYCLE, _LOGS, _METRIC, _THROTTLE, _SEGMENTS, _ALARM = (
 #: query) or a pause in the traffic ships them at once.
 _HOLD_S = 2.0
 _HOLD_MAX = 50_000
+#: lifecycle states (a str enum in the sandbox) as plain str, filled as they are seen
+_STATE_TEXT: dict[Any, str] = {}
 _BATCH = 20_000  # records per batch (one transaction) at most
 _CHUNK = 512  # records per frame: bounds one C-level encode's hold of the GIL (~1 ms)
 _YIELD_EVERY = 16  # records turned into rows between two releases of the GIL (in-process)
@@ -622,11 +624,16 @@ class Store:
         qualifier: str | None = None,
         function_arn: str | None = None,
         architecture: str | None = None,
+        traced: tuple[str, str, str] | None = None,
     ) -> None:
         """Queue an :class:`~kernel_runtime.invocation.Invocation` (its log events and EMF
-        metrics are derived by the writer process)."""
+        metrics are derived by the writer process).
+
+        ``traced`` is ``(function ARN, region, account id)`` for a function with Active
+        tracing: when the request was sampled, the writer records the platform's X-Ray
+        segments too (building them costs ~15 us, which the invoke path should not pay)."""
         queue = self._queue
-        queue.append((_INVOCATION, invocation, qualifier, function_arn, architecture))
+        queue.append((_INVOCATION, invocation, qualifier, function_arn, architecture, traced))
         if len(queue) > _HOLD_MAX:
             self._wake.set()
 
@@ -667,6 +674,25 @@ class Store:
         )
         if len(queue) > _HOLD_MAX:
             self._wake.set()
+
+    def lifecycle_listener(
+        self, environment_id: str, function_name: str, function_version: str | None
+    ) -> Callable[[Any, str, float], None]:
+        """A listener for one environment's transitions, ``listener(environment, state, at)``,
+        that queues them as :meth:`record_lifecycle` does, minus a call: it runs twice per
+        invocation (BUSY, then READY)."""
+        queue = self._queue
+        append, wake, texts = queue.append, self._wake, _STATE_TEXT
+
+        def transition(_environment: Any, state: str, at: float) -> None:
+            text = texts.get(state)
+            if text is None:  # the sandbox's State is a str enum: queue its plain value, so
+                text = texts[state] = str(getattr(state, "value", state))  # batches marshal
+            append((_LIFECYCLE, environment_id, function_name, function_version, text, at))
+            if len(queue) > _HOLD_MAX:
+                wake.set()
+
+        return transition
 
     def record_metric(
         self,

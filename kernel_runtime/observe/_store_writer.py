@@ -222,10 +222,12 @@ class Rows:
     def add(self, item: tuple[Any, ...]) -> None:
         kind = item[0]
         if kind == INVOCATION:
-            _, inv, qualifier, arn, architecture = item
+            _, inv, qualifier, arn, architecture, *traced = item
             if type(inv) is tuple:  # as encode() sends an Invocation
                 inv = Invocation._make(inv)
             self.add_invocation(inv, qualifier, arn, architecture)
+            if traced and traced[0] is not None and "Sampled=1" in (inv.trace_id or ""):
+                self.add_platform_segments(inv, *traced[0])
         elif kind == LOGS:
             _, group, stream, events, request_id = item
             self.add_logs(group, stream, [(int(t), str(m)) for t, m in events], request_id)
@@ -292,6 +294,18 @@ class Rows:
                             p.storage_resolution,
                         )
                     )
+
+    def add_platform_segments(
+        self, inv: Any, function_arn: str, region: str, account_id: str
+    ) -> None:
+        """The service's AWS::Lambda and AWS::Lambda::Function segments of a sampled request
+        of a function with Active tracing."""
+        from ._xray import platform_segments  # only a store with traced functions needs it
+
+        for document in platform_segments(
+            inv, function_arn=function_arn, region=region, account_id=account_id
+        ):
+            self.add_segment(document)
 
     def add_logs(
         self,
