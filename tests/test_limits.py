@@ -489,6 +489,41 @@ def test_destroy_leaves_no_directory(cgroup_lab: Lab) -> None:
     backend.destroy("never-created")
 
 
+def test_parked_groups_get_each_limit_once_the_spec_is_known(cgroup_lab: Lab) -> None:
+    """park() only makes the directories (a child may wait there, unlimited); prepare() then
+    writes the spec's limits, and a CPU quota lands on the default 100 ms period."""
+    backend = cgroup_lab.backend
+    if not isinstance(backend, CgroupV1Backend):
+        pytest.skip("the v1 layout is what this host has")
+    cgroup_lab.envs.add("parked")
+    backend.park("parked", LimitSpec(memory_bytes=1 << 30, cpu_share=2.0))
+    groups = backend._env_groups("parked")
+
+    def read(controller: str, name: str) -> str:
+        with open(os.path.join(groups[controller], name)) as f:
+            return f.read().strip()
+
+    assert read("cpu", "cpu.cfs_quota_us") == "-1" and read("pids", "pids.max") == "max"
+    assert int(read("memory", "memory.limit_in_bytes")) > 1 << 40  # unlimited
+    pid = cgroup_lab.spawn("parked", LimitSpec(memory_bytes=1 << 30, cpu_share=2.0), _sleep_forever)
+    spec = LimitSpec(memory_bytes=96 * MiB, cpu_share=0.25, pids_max=32)
+    backend.prepare("parked", spec)
+    assert read("memory", "memory.limit_in_bytes") == str(96 * MiB)
+    assert read("cpu", "cpu.cfs_period_us") == "100000"
+    assert read("cpu", "cpu.cfs_quota_us") == "25000"
+    assert read("pids", "pids.max") == "32"
+    deadline = time.monotonic() + 5  # the child joins its groups on its own
+    while str(pid) not in read("memory", "cgroup.procs").split():
+        assert time.monotonic() < deadline, "the child never joined its groups"
+        time.sleep(0.01)
+    # a second prepare() of the same group is a reused group again: limits rewritten
+    backend.prepare("parked", LimitSpec(memory_bytes=128 * MiB, cpu_share=0.5, pids_max=64))
+    assert read("memory", "memory.limit_in_bytes") == str(128 * MiB)
+    assert read("cpu", "cpu.cfs_quota_us") == "50000"
+    backend.kill("parked", pid)
+    cgroup_lab.wait(pid)
+
+
 def test_cleanup_stale_removes_dead_owner_groups(cgroup_lab: Lab) -> None:
     # The owner lives until just before cleanup_stale(): other runtimes on this host (which
     # share the cpu/freezer/pids parents) clean stale groups at start-up too, and must not

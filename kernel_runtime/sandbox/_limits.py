@@ -378,6 +378,13 @@ class LimitsBackend(abc.ABC):
     def prepare(self, env_id: str, spec: LimitSpec) -> None:
         """Zygote side, before fork: create the environment's groups and write its limits."""
 
+    def park(self, env_id: str, spec: LimitSpec) -> None:
+        """Zygote side, before forking a child that will wait for an environment's spec:
+        create its groups. ``prepare()`` then writes the real limits once the spec arrives;
+        a backend whose groups are cheap to fill leaves them empty here (``spec`` is what the
+        waiting child may use meanwhile). By default: ``prepare(env_id, spec)``."""
+        self.prepare(env_id, spec)
+
     @abc.abstractmethod
     def enter(self, env_id: str, spec: LimitSpec) -> None:
         """Child side, right after fork and before user code: join groups, set rlimits."""
@@ -647,6 +654,7 @@ class CgroupV1Backend(_CgroupBackend):
                     break
         self._bases = list(dict.fromkeys(self._ctrl_base.values()))
         self._cache: dict[str, tuple[str, ...]] = {}
+        self._parked: set[str] = set()  # groups park() made that prepare() has not filled yet
         self._adopt_existing()
         try:
             self._make_rt_dirs()
@@ -716,8 +724,34 @@ class CgroupV1Backend(_CgroupBackend):
         )
         return d
 
+    def park(self, env_id: str, spec: LimitSpec) -> None:
+        """Only the directories: a fresh group has no limits, the default 100 ms CFS period
+        and is thawed, so ``prepare()`` writes each limit once, when the spec is known (a
+        burst of cold starts forks one child per environment through here)."""
+        groups = self._env_groups(_check_name("env_id", env_id))
+        created: list[str] = []
+        try:
+            for d in dict.fromkeys(groups.values()):
+                os.mkdir(d)
+                created.append(d)
+        except BaseException:
+            for d in reversed(created):
+                with contextlib.suppress(OSError):
+                    os.rmdir(d)
+            raise
+        self._parked.add(env_id)
+        self._remember_procs(env_id, groups)
+
+    def _remember_procs(self, env_id: str, groups: dict[str, str]) -> None:
+        order = [groups[c] for c in _V1_CONTROLLERS] + ([groups["v2"]] if "v2" in groups else [])
+        self._cache[env_id] = tuple(os.path.join(d, "cgroup.procs") for d in dict.fromkeys(order))
+
     def prepare(self, env_id: str, spec: LimitSpec) -> None:
         groups = self._env_groups(_check_name("env_id", env_id))
+        if env_id in self._parked:
+            self._parked.discard(env_id)
+            self._write_limits(groups, spec, fresh=True)
+            return
         created: list[str] = []
         reused = False
         try:
@@ -727,25 +761,7 @@ class CgroupV1Backend(_CgroupBackend):
                     created.append(d)
                 except FileExistsError:
                     reused = True
-            mem = groups["memory"]
-            limit = str(spec.memory_bytes)
-            try:
-                _write(os.path.join(mem, "memory.limit_in_bytes"), limit)
-            except OSError as e:
-                # Raising a reused group above its memsw limit: memsw must go first then.
-                if e.errno != errno.EINVAL or not self._has_memsw:
-                    raise
-                _write(os.path.join(mem, "memory.memsw.limit_in_bytes"), limit)
-                _write(os.path.join(mem, "memory.limit_in_bytes"), limit)
-            if self._has_memsw:  # without it a host with swap lets the env swap instead of dying
-                _write(os.path.join(mem, "memory.memsw.limit_in_bytes"), limit)
-            cpu = groups["cpu"]
-            _write(os.path.join(cpu, "cpu.cfs_quota_us"), "-1")  # -1 first: period change
-            _write(os.path.join(cpu, "cpu.cfs_period_us"), str(CFS_PERIOD_US))
-            if spec.cpu_share < _cpu_count():
-                quota = max(CFS_MIN_QUOTA_US, int(spec.cpu_share * CFS_PERIOD_US))
-                _write(os.path.join(cpu, "cpu.cfs_quota_us"), str(quota))
-            _write(os.path.join(groups["pids"], "pids.max"), str(spec.pids_max))
+            self._write_limits(groups, spec, fresh=False)
             if reused:  # a reused group may still be frozen
                 if "v2" in groups:
                     _write(os.path.join(groups["v2"], "cgroup.freeze"), "0")
@@ -755,8 +771,31 @@ class CgroupV1Backend(_CgroupBackend):
                 with contextlib.suppress(OSError):
                     os.rmdir(d)
             raise
-        order = [groups[c] for c in _V1_CONTROLLERS] + ([groups["v2"]] if "v2" in groups else [])
-        self._cache[env_id] = tuple(os.path.join(d, "cgroup.procs") for d in dict.fromkeys(order))
+        self._remember_procs(env_id, groups)
+
+    def _write_limits(self, groups: dict[str, str], spec: LimitSpec, *, fresh: bool) -> None:
+        """Memory (+memsw), CPU quota and pids of one environment's groups; ``fresh`` groups
+        (made by ``park()``, never limited) still have the default CFS period."""
+        mem = groups["memory"]
+        limit = str(spec.memory_bytes)
+        try:
+            _write(os.path.join(mem, "memory.limit_in_bytes"), limit)
+        except OSError as e:
+            # Raising a reused group above its memsw limit: memsw must go first then.
+            if e.errno != errno.EINVAL or not self._has_memsw:
+                raise
+            _write(os.path.join(mem, "memory.memsw.limit_in_bytes"), limit)
+            _write(os.path.join(mem, "memory.limit_in_bytes"), limit)
+        if self._has_memsw:  # without it a host with swap lets the env swap instead of dying
+            _write(os.path.join(mem, "memory.memsw.limit_in_bytes"), limit)
+        cpu = groups["cpu"]
+        if not fresh:
+            _write(os.path.join(cpu, "cpu.cfs_quota_us"), "-1")  # -1 first: period change
+            _write(os.path.join(cpu, "cpu.cfs_period_us"), str(CFS_PERIOD_US))
+        if spec.cpu_share < _cpu_count():
+            quota = max(CFS_MIN_QUOTA_US, int(spec.cpu_share * CFS_PERIOD_US))
+            _write(os.path.join(cpu, "cpu.cfs_quota_us"), str(quota))
+        _write(os.path.join(groups["pids"], "pids.max"), str(spec.pids_max))
 
     def enter(self, env_id: str, spec: LimitSpec) -> None:
         procs = self._cache.get(env_id)
@@ -797,6 +836,7 @@ class CgroupV1Backend(_CgroupBackend):
     def destroy(self, env_id: str) -> None:
         super().destroy(env_id)
         self._cache.pop(env_id, None)
+        self._parked.discard(env_id)
 
 
 class CgroupV2Backend(_CgroupBackend):

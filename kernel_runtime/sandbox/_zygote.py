@@ -182,7 +182,7 @@ class Zygote:
                     return
                 msg = json.loads(data)
                 if msg["op"] == "spawn":
-                    self.spawn(msg, fds)
+                    self.spawn(msg, fds, data)
                 elif msg["op"] == "exit":
                     self.shutdown()
                     return
@@ -197,7 +197,7 @@ class Zygote:
         cold-start path."""
         group = "p" + os.urandom(8).hex()
         try:
-            self.backend.prepare(group, _PARK_SPEC)
+            self.backend.park(group, _PARK_SPEC)
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             pid = os.fork()
         except OSError as exc:
@@ -213,14 +213,15 @@ class Zygote:
         self.children[pid] = (None, group)
         return slot
 
-    def spawn(self, msg: dict[str, Any], fds: list[int]) -> None:
+    def spawn(self, msg: dict[str, Any], fds: list[int], body: bytes) -> None:
+        """Hand a request to a parked child: ``body``, the request as it came, goes on
+        unchanged (the child knows its own group)."""
         env_id = msg["env"]
         limits = _limits.LimitSpec(**msg["limits"])
         slot = self.parked.pop(0) if self.parked else self.park_now()
         try:
             if slot is None:
                 raise OSError("no child could be forked")
-            body = json.dumps(dict(msg, group=slot.group)).encode()
             if msg["mode"] == "spawn":  # an exec'd runtime cannot wait for "go": limits first
                 self.backend.prepare(slot.group, limits)
                 socket.send_fds(slot.sock, [body], fds)
@@ -277,6 +278,7 @@ class Zygote:
                 os._exit(0)  # the zygote is going away or shrinking its pool
             started = time.perf_counter()
             msg = json.loads(data)
+            msg["group"] = group
 
             def gate() -> None:
                 if sock.recv(16) != b"go":
