@@ -331,15 +331,18 @@ class ExecutionEnvironment:
         trace_header: str | None = None,
         invoked_function_arn: str | None = None,
         request_id_: str | None = None,
+        checked: bool = False,
     ) -> Invocation:
         """Run one request to completion and return its record. Function errors, timeouts and
         crashes are part of the record; only platform misuse raises.
 
         ``payload`` as bytes is the raw JSON document (as boto3's ``Payload``); any other value,
-        a str included, is the event itself and is JSON-encoded.
+        a str included, is the event itself and is JSON-encoded. ``checked`` says the bytes
+        were already parsed once (the Invoke API checks them before admission), so they are
+        not parsed again here.
         """
         if isinstance(payload, (bytes, bytearray)):
-            if payload:
+            if payload and not checked:
                 try:
                     json.loads(payload)
                 except ValueError as exc:

@@ -162,6 +162,7 @@ class LambdaService:
             if qualifier or ":" in function_name
             else config.function_arn,
             trace_header=trace_header,
+            checked=raw,  # _check_json parsed the bytes above
         )
         return InvokeResult(
             200,
