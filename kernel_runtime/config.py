@@ -5,6 +5,7 @@ Validation happens once, when a configuration is built, so the invoke path never
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -224,8 +225,9 @@ class FunctionConfig:
             )
 
     # -- derived values -----------------------------------------------------------------------
-    @property
+    @functools.cached_property
     def function_arn(self) -> str:
+        """Computed once per (frozen) config: the invoke path asks for it every request."""
         return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{self.function_name}"
 
     @property

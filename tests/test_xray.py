@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -153,6 +154,26 @@ def test_default_rule_is_one_request_a_second_then_five_percent_per_function() -
     now[0] = 101.0
     assert rule.sample("a")  # a new second refills the reservoir (no draw)
     assert not rule.sample("a")  # 0.9
+
+
+def test_concurrent_callers_share_one_reservoir_exactly() -> None:
+    """Many threads sampling in the same second take exactly ``reservoir_size`` requests
+    from the reservoir (the lock-free path is only taken once it is spent)."""
+    rule = SamplingRule(reservoir_size=5, fixed_rate=0.0, clock=lambda: 42.5)
+    taken: list[bool] = []
+    gate = threading.Barrier(8)
+
+    def caller() -> None:
+        gate.wait()
+        mine = [rule.sample("f") for _ in range(2000)]
+        taken.extend(mine)
+
+    threads = [threading.Thread(target=caller) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(taken) == 16_000 and sum(taken) == 5
 
 
 def test_sampling_rule_extremes_and_bad_values() -> None:

@@ -82,14 +82,18 @@ class SamplingRule:
         """Whether to trace this request of ``key``."""
         if self.reservoir_size:
             second = int(self._clock())
-            with self._lock:
-                used = self._used.get(key)
-                if used is None or used[0] != second:
-                    self._used[key] = (second, 1)
-                    return True
-                if used[1] < self.reservoir_size:
-                    self._used[key] = (second, used[1] + 1)
-                    return True
+            used = self._used.get(key)
+            # the lock only when the reservoir may have room: once this second's reservoir
+            # is spent (the common case under load), a request takes no lock at all
+            if used is None or used[0] != second or used[1] < self.reservoir_size:
+                with self._lock:
+                    used = self._used.get(key)
+                    if used is None or used[0] != second:
+                        self._used[key] = (second, 1)
+                        return True
+                    if used[1] < self.reservoir_size:
+                        self._used[key] = (second, used[1] + 1)
+                        return True
         return self._random() < self.fixed_rate
 
     def __repr__(self) -> str:
