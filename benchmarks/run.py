@@ -107,7 +107,7 @@ class Params:
     edge_n: int = 500  # boto3 invokes per edge case
     sim_scale: float = 1.0  # share of the simulated hour
     sqs_messages: int = 2000  # messages drained by an SQS event source mapping (issue 4)
-    observe_rounds: int = 10  # alternating rounds of 500 warm invokes, store on / off (issue 5)
+    observe_rounds: int = 20  # rounds of 500 warm invokes each side, order flipping (issue 5)
     lab_invocations: int = 5000  # LoadGenerator run in a real kernel with live plots (issue 6)
 
 
