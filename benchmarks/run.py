@@ -28,10 +28,13 @@ checked here and marked PASS/MISS; rows without a target are there for compariso
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
 import platform
+import select
+import socket
 import statistics
 import sys
 import tempfile
@@ -503,6 +506,68 @@ def bench_throughput(
         _close(sb)
 
 
+def _echo_worker(sock: socket.socket) -> None:
+    """The floor's worker: answer every message at once, until EOF."""
+    while True:
+        if not sock.recv(65536):
+            os._exit(0)
+        sock.send(b'{"ok":true}')
+
+
+def bench_ipc_floor(seconds: float, threads: int = 2, rounds: int = 3) -> dict:
+    """What the throughput rows stand on: ``threads`` Python threads, each ping-ponging a
+    forked worker process over a socketpair with the same calls an invoke makes (sendmsg,
+    poll, recv), and no Lambda bookkeeping at all. Median of ``rounds`` round trips/s."""
+    group = "ours, zygote mode"
+    case = f"floor: {threads} threads <-> {threads} processes, socketpair round trips"
+    socks: list[socket.socket] = []
+    pids: list[int] = []
+    try:
+        for _ in range(threads):
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child never returns
+                ours.close()
+                _echo_worker(theirs)
+            theirs.close()
+            socks.append(ours)
+            pids.append(pid)
+
+        def one_round() -> float:
+            stop = time.monotonic() + seconds
+            counts = [0] * threads
+
+            def caller(i: int) -> None:
+                sock, poller, n = socks[i], select.poll(), 0
+                poller.register(sock.fileno(), select.POLLIN)
+                while time.monotonic() < stop:
+                    sock.sendmsg([b'{"x":1}'])
+                    poller.poll(1000)
+                    sock.recv(65536)
+                    n += 1
+                counts[i] = n
+
+            workers = [threading.Thread(target=caller, args=(i,)) for i in range(threads)]
+            t0 = time.monotonic()
+            for w in workers:
+                w.start()
+            for w in workers:
+                w.join()
+            return sum(counts) / (time.monotonic() - t0)
+
+        rates = sorted(one_round() for _ in range(rounds))
+        stats = {"p50": round(statistics.median(rates), 1), "p99": None, "n": rounds}
+        return _row(group, case, "inv/s", stats)
+    except Exception as e:
+        return _row(group, case, "inv/s", error=_err(e))
+    finally:
+        for sock in socks:
+            sock.close()
+        for pid in pids:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+
+
 # ----------------------------------------------------------------------------- peers
 def bench_peers(n_cold: int, n_warm: int) -> list[dict]:
     """run_peers() rows in this table's shape (ms; awslambdaric warm in us; its USS in MiB)."""
@@ -731,6 +796,7 @@ def run_all(params: Params = DEFAULT, *, peers: bool = True, progress=None) -> d
         for mem in (128, FULL_VCPU_MB):
             say(f"throughput, {mem} MB")
             rows.append(bench_throughput(code, params.tput_seconds, memory_size=mem))
+        rows.append(bench_ipc_floor(params.tput_seconds))
     say("the service, its endpoint and the simulator")
     rows += bench_service_rows(params)
     say("event sources")

@@ -8,6 +8,7 @@ import json
 import os
 import sys
 
+import psutil
 import pytest
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -126,6 +127,15 @@ def test_throughput_row(code):
     assert row["target"] == {"p50": [">=", 10000.0]}
 
 
+def test_ipc_floor_row_and_no_worker_left():
+    before = set(psutil.Process().children())
+    row = run.bench_ipc_floor(0.1, rounds=1)
+    _assert_figures(row, "inv/s")
+    assert row["p50"] > 1000  # bare round trips: far above any invoke path
+    assert "target" not in row or not row["target"]
+    assert set(psutil.Process().children()) == before  # the echo workers were reaped
+
+
 def test_verdicts():
     ok = run._row(
         "g",
@@ -195,9 +205,9 @@ def test_run_all_table_and_json(monkeypatch):
     assert set(result["machine"]) >= {"cores", "kernel", "python"}
     assert result["backend"]
     rows = result["rows"]
-    # 2 cold groups x 3, 5 warm cases x 1-2 backends, memory x 2, throughput x 2,
+    # 2 cold groups x 3, 5 warm cases x 1-2 backends, memory x 2, throughput x 2 + its floor,
     # service x 4, endpoint x 4, simulator x 1, event sources x 6, observability x 4, lab x 3
-    assert len(rows) in (6 + 5 + 2 + 2 + 9 + 6 + 4 + 3, 6 + 10 + 2 + 2 + 9 + 6 + 4 + 3)
+    assert len(rows) in (6 + 5 + 2 + 3 + 9 + 6 + 4 + 3, 6 + 10 + 2 + 3 + 9 + 6 + 4 + 3)
     for r in rows:
         assert "error" not in r, (r["group"], r["case"], r.get("error"))
         assert r["p50"] is not None
