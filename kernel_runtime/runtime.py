@@ -208,7 +208,10 @@ class LambdaRuntime:
                                clock=self.clock)  # fmt: skip
             self.recorder = Recorder(self.store, region=region, account_id=account_id)
         self.sandbox = Sandbox(
-            limits=limits_backend, work_dir=self.home / "sandbox", **sandbox_options
+            limits=limits_backend,
+            work_dir=self.home / "sandbox",
+            orphaned_dirs=(self.home,) if self._owns_home else (),
+            **sandbox_options,
         )
         self.service = LambdaService(
             root=self.home / "registry",

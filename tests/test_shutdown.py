@@ -105,7 +105,7 @@ def test_no_orphans_when_the_supervisor_process_dies(tmp_path: Path, limits: str
                                                    code={str(code)!r}))
         child = env.invoke({{"escape": True}}).result
         print(json.dumps({{"zygotes": [z.pid for z in sb.launchers], "env": env.pid,
-                          "child": child}}), flush=True)
+                          "child": child, "work_dir": str(sb.work_dir)}}), flush=True)
         time.sleep(120)
         """)
     )
@@ -114,10 +114,45 @@ def test_no_orphans_when_the_supervisor_process_dies(tmp_path: Path, limits: str
         pids = json.loads(owner.stdout.readline())
         everything = [*pids["zygotes"], pids["env"], pids["child"]]
         assert len(pids["zygotes"]) >= 1 and all(_alive(p) for p in everything)
+        assert os.path.isdir(pids["work_dir"])
     finally:
         owner.send_signal(signal.SIGKILL)
         owner.wait()
     assert _wait_gone(everything) == [], pids
+    # the sandbox's own temporary work dir goes with it: the zygote removes it last
+    assert not os.path.exists(pids["work_dir"])
+
+
+def test_a_killed_runtime_leaves_no_home_directory(tmp_path: Path) -> None:
+    """A kernel killed with its LambdaRuntime open: the runtime's temporary home (function
+    code, environments' /tmp) is removed by the zygote; a home the user chose stays."""
+    script = tmp_path / "kernel.py"
+    script.write_text(
+        textwrap.dedent(f"""
+        import json, sys, time
+        sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+        from kernel_runtime import LambdaRuntime
+        mine = LambdaRuntime(endpoint=False, store=False)
+        theirs = LambdaRuntime(endpoint=False, store=False, home={str(tmp_path / "kept")!r})
+        for lab in (mine, theirs):
+            lab.create_function("f", "app.handler", "def handler(e, c):\\n    return 1\\n")
+            lab.invoke("f", {{}})
+        print(json.dumps([str(mine.home), str(theirs.home)]), flush=True)
+        time.sleep(120)
+        """)
+    )
+    kernel = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        home, kept = json.loads(kernel.stdout.readline())
+        assert os.path.isdir(home) and os.path.isdir(kept)
+    finally:
+        kernel.send_signal(signal.SIGKILL)
+        kernel.wait()
+    deadline = time.monotonic() + 10
+    while os.path.exists(home) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not os.path.exists(home)
+    assert os.path.isdir(os.path.join(kept, "registry"))  # the user's directory is theirs
 
 
 def test_init_over_the_limit_is_retried_inside_the_invoke(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,7 @@ class Launcher:
         isolate: bool = True,
         pool_size: int = 2,
         start_timeout: float = 60.0,
+        orphaned_dirs: Sequence[str] = (),
     ) -> None:
         self._lock = threading.Lock()
         self._handles: dict[str, ProcessHandle] = {}
@@ -68,6 +70,7 @@ class Launcher:
             "preload": list(preload),
             "isolate": isolate,
             "owner_pid": os.getpid(),
+            "orphaned_dirs": list(orphaned_dirs),
         }
         self.proc = subprocess.Popen(
             [

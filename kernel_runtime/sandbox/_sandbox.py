@@ -12,7 +12,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,9 @@ class Sandbox:
     10 s Init limit: an init that overruns it is retried inside the first invoke, bounded by
     the function timeout ("suppressed init"). ``pool_size`` children are kept forked and
     parked in their limits groups, so a cold start skips the fork; ``zygotes`` zygotes (at most
-    one per core) can share bursts of cold starts.
+    one per core) can share bursts of cold starts. ``orphaned_dirs`` are removed by the zygote
+    if this process dies without closing the sandbox (a killed kernel), after it has killed
+    every environment; a ``work_dir`` the sandbox made itself is always one of them.
     """
 
     def __init__(
@@ -58,6 +60,7 @@ class Sandbox:
         init_timeout: float = 10.0,
         pool_size: int = 2,
         zygotes: int = 1,
+        orphaned_dirs: Sequence[str | Path] = (),
     ) -> None:
         if launch_mode not in LAUNCH_MODES:
             raise InvalidParameterValueException(
@@ -99,6 +102,10 @@ class Sandbox:
                 preload=preload,
                 isolate=isolate,
                 pool_size=pool_size,
+                orphaned_dirs=[
+                    *map(str, orphaned_dirs),
+                    *([str(self.work_dir)] if self._owns_work_dir else []),
+                ],
             )
             for _ in range(count)
         ]

@@ -117,6 +117,7 @@ class Zygote:
             args["limits"], runtime_id=args["runtime_id"], owner_pid=args["owner_pid"]
         )
         self.pool_size = int(args.get("pool_size", 2))
+        self.orphaned_dirs: list[str] = list(args.get("orphaned_dirs", []))
         self.parked: list[_Parked] = []
         self.children: dict[int, tuple[str | None, str]] = {}  # pid -> (env id, group)
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -177,8 +178,9 @@ class Zygote:
                     data, fds, _flags, _addr = socket.recv_fds(self.ctl, 1 << 20, 4)
                 except InterruptedError:
                     continue
-                if not data:
+                if not data:  # the supervisor died without closing us (a killed kernel)
                     self.shutdown()
+                    self.remove_orphaned_dirs()
                     return
                 msg = json.loads(data)
                 if msg["op"] == "spawn":
@@ -382,6 +384,15 @@ class Zygote:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+
+    def remove_orphaned_dirs(self) -> None:
+        """The supervisor's temporary directories (work dir, runtime home): nobody else will
+        remove them once it is gone. Only after shutdown(): no environment uses them now."""
+        import shutil  # only on this path: the zygote stays small
+
+        for path in self.orphaned_dirs:
+            if os.path.isabs(path):
+                shutil.rmtree(path, ignore_errors=True)
 
     def shutdown(self) -> None:
         groups = [group for _env, group in self.children.values()]
