@@ -217,6 +217,8 @@ class Sandbox:
             self._watchdog.unwatch(env.environment_id)
 
     def _busy(self, env: ExecutionEnvironment, busy: bool) -> None:
+        if busy and self._storage.capped:  # a set, empty unless some /tmp is full
+            self._storage.ready(env)
         cycler = self._cycler
         if cycler is None or env.config.cpu_share >= 1 or env.pid is None:
             return

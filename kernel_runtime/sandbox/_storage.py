@@ -45,7 +45,8 @@ class StorageGuard:
         self._environments = environments
         self._interval = interval_s
         self._seen: dict[str, int] = {}  # env id -> invocation count at the last look
-        self._capped: set[str] = set()
+        #: environments whose writes are stopped now (usually empty: the invoke path tests it)
+        self.capped: set[str] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="lambda-lab-storage", daemon=True)
         self._thread.start()
@@ -61,7 +62,7 @@ class StorageGuard:
     def check(self, env: Any) -> None:
         key = env.environment_id
         busy = env.state == "BUSY"
-        if not busy and self._seen.get(key) == env.invocation_count and key not in self._capped:
+        if not busy and self._seen.get(key) == env.invocation_count and key not in self.capped:
             return
         self._seen[key] = env.invocation_count
         pid = env.pid
@@ -69,12 +70,19 @@ class StorageGuard:
             return
         limit = env.config.ephemeral_storage * 1024 * 1024
         used = directory_size(str(env.tmp_dir))
-        if used >= limit and key not in self._capped:
+        if used >= limit and key not in self.capped:
             _set_fsize_soft(pid, 0)
-            self._capped.add(key)
-        elif used < limit and key in self._capped:
+            self.capped.add(key)
+        elif used < limit and key in self.capped:
             _set_fsize_soft(pid, limit)
-            self._capped.discard(key)
+            self.capped.discard(key)
+
+    def ready(self, env: Any) -> None:
+        """Before a request to a capped environment: look again now. Files deleted since the
+        cap (by the last request, say) give the space back at once, as a disk would, not at
+        the thread's next look."""
+        if env.environment_id in self.capped:
+            self.check(env)
 
     def close(self) -> None:
         self._stop.set()
@@ -84,6 +92,8 @@ class StorageGuard:
 def _set_fsize_soft(pid: int, soft: int) -> None:
     try:
         _, hard = resource.prlimit(pid, resource.RLIMIT_FSIZE)
-        resource.prlimit(pid, resource.RLIMIT_FSIZE, (min(soft, hard), hard))
+        if hard != resource.RLIM_INFINITY:  # RLIM_INFINITY is -1: min() would pick it
+            soft = min(soft, hard)
+        resource.prlimit(pid, resource.RLIMIT_FSIZE, (soft, hard))
     except (ProcessLookupError, PermissionError, OSError):
         pass
