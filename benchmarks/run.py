@@ -637,7 +637,8 @@ def bench_service_rows(params: Params) -> list[dict]:
         rows.append(
             _row(
                 group,
-                f"burst 0 -> {b['n']} environments (2 s handler), wall",
+                f"burst: {b['n']} concurrent invokes from 0 ({b['environments']} environments, "
+                "2 s handler), wall",
                 "s",
                 {"p50": b["wall_s"], "n": b["n"]},
                 errors=b["errors"],
