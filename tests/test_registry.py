@@ -1190,3 +1190,15 @@ def test_concurrent_creates(reg: Registry) -> None:
         t.join()
     assert results.count("ok") == 9 and results.count("conflict") == 7
     assert len(reg.function_names()) == 9
+
+
+def test_unqualified_resolve_is_shared_until_latest_changes(reg: Registry) -> None:
+    """Invokes of ``$LATEST`` share one resolved target; an update makes a new one."""
+    create(reg)
+    first = reg.resolve("fn")
+    assert reg.resolve("fn") is first
+    reg.update_function_configuration("fn", timeout=10)
+    updated = reg.resolve("fn")
+    assert updated is not first and updated.config.timeout == 10
+    assert first.config.timeout != 10  # the old target still describes the old snapshot
+    assert reg.resolve("fn") is updated

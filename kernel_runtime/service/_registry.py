@@ -502,6 +502,11 @@ class _Function:
     event_invoke: dict[str, dict[str, Any]] = field(default_factory=dict)
     policies: dict[str | None, list[dict[str, Any]]] = field(default_factory=dict)
     policy_revisions: dict[str | None, str] = field(default_factory=dict)
+    #: (the snapshot it was made from, the target) of the last unqualified resolve: an
+    #: update replaces ``latest``, which makes it stale
+    resolved_latest: tuple[_Snapshot, ResolvedTarget] | None = field(
+        default=None, repr=False, compare=False
+    )
 
 
 @dataclass(frozen=True)
@@ -698,8 +703,11 @@ class Registry:
             with self._lock:
                 fn = self._functions.get(function_name)
                 if fn is not None:
-                    config = fn.latest.config
-                    return ResolvedTarget(
+                    latest, cached = fn.latest, fn.resolved_latest
+                    if cached is not None and cached[0] is latest:
+                        return cached[1]  # immutable: every invoke of $LATEST can share it
+                    config = latest.config
+                    target = ResolvedTarget(
                         fn.name,
                         "$LATEST",
                         None,
@@ -707,6 +715,8 @@ class Registry:
                         (("$LATEST", 1.0),),
                         MappingProxyType({"$LATEST": config}),
                     )
+                    fn.resolved_latest = (latest, target)
+                    return target
         name, qualifier = self._parse(function_name, qualifier)
         with self._lock:
             fn = self._function(name)
