@@ -29,6 +29,7 @@ from kernel_runtime import (
     LambdaRuntime,
     ResourceNotFoundException,
 )
+from kernel_runtime.cli import _env_pair
 from kernel_runtime.observe import InvalidFilterPattern
 
 from . import _session
@@ -89,13 +90,6 @@ class _Parser(argparse.ArgumentParser):
         raise _Usage(message or "")  # after --help, which argparse has printed already
 
 
-def _key_value(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    return key, value
-
-
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -127,7 +121,7 @@ LAMBDA_PARSER.add_argument("--memory", type=int, metavar="MB", help="MemorySize,
 LAMBDA_PARSER.add_argument("--timeout", type=int, metavar="S", help="Timeout, 1-900 seconds")
 LAMBDA_PARSER.add_argument(
     "--env",
-    type=_key_value,
+    type=_env_pair,
     nargs="*",
     action="extend",
     metavar="K=V",
