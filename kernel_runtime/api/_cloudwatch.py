@@ -34,10 +34,9 @@ import math
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timezone
 from typing import Any, Final, NoReturn
 
-from ..observe._metrics import LAMBDA_NAMESPACE
+from ..observe._metrics import LAMBDA_NAMESPACE, _wall_seconds
 from ..observe._stats import (
     MAX_DATAPOINTS,
     SIMPLE_STATISTICS,
@@ -102,26 +101,17 @@ def _epoch(value: Any, member: str) -> float:
     """A JSON-protocol timestamp: epoch seconds (what botocore sends) or an ISO 8601 string."""
     if isinstance(value, bool) or value is None:
         raise CloudWatchError("MissingParameter", f"The parameter {member} is required.")
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            pass
-        try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise CloudWatchError(
-                "InvalidParameterValue",
-                f"The value {value} for parameter {member} is not a valid timestamp.",
-            ) from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
-        return moment.timestamp()
-    raise CloudWatchError(
-        "InvalidParameterValue", f"The value {value} for parameter {member} is not valid."
-    )
+    if not isinstance(value, (int, float, str)):
+        raise CloudWatchError(
+            "InvalidParameterValue", f"The value {value} for parameter {member} is not valid."
+        )
+    seconds = _wall_seconds(value)
+    if seconds is None:
+        raise CloudWatchError(
+            "InvalidParameterValue",
+            f"The value {value} for parameter {member} is not a valid timestamp.",
+        )
+    return seconds
 
 
 def _dimensions(value: Any, member: str) -> dict[str, str]:
