@@ -193,7 +193,8 @@ def _path(path: str) -> str:
 
 
 def _header_pairs(headers: Headers) -> list[tuple[str, str]]:
-    """Headers as (name, value) pairs in order; a list value stands for a repeated header."""
+    """Headers (or query parameters) as (name, value) pairs in order; a list value stands
+    for a repeated name."""
     if not headers:
         return []
     items = headers.items() if isinstance(headers, Mapping) else headers
@@ -224,13 +225,7 @@ def _query_pairs(query: Query) -> tuple[list[tuple[str, str]], list[tuple[str, s
         raw = query.removeprefix("?")
         wire = [(k, v) for k, _, v in (part.partition("=") for part in raw.split("&") if part)]
         return parse_qsl(raw, keep_blank_values=True), wire, raw
-    items = query.items() if isinstance(query, Mapping) else query
-    decoded: list[tuple[str, str]] = []
-    for name, value in items:
-        if isinstance(value, (list, tuple)):
-            decoded.extend((str(name), str(v)) for v in value)
-        else:
-            decoded.append((str(name), str(value)))
+    decoded = _header_pairs(query)  # the same flattening: a list value is a repeated key
     wire = [(quote_plus(k), quote_plus(v)) for k, v in decoded]
     return decoded, wire, urlencode(decoded)
 
