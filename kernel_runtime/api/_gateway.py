@@ -728,6 +728,18 @@ class _GatewayApi(FrontDoor):
             return None
         return segments[1:]
 
+    def _v1_context(self, resource_id: str, extended_id: str, request_id: str) -> dict[str, Any]:
+        """The API's part of a 1.0 event's requestContext."""
+        return {
+            "resourceId": resource_id,
+            "extendedRequestId": extended_id,
+            "accountId": self.service.account_id,
+            "domainPrefix": self.api_id,
+            "requestId": request_id,
+            "domainName": self.domain_name,
+            "apiId": self.api_id,
+        }
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.api_id} routes={len(self.routes)}>"
 
@@ -818,15 +830,7 @@ class RestApi(_GatewayApi):
             path_params=params,
             stage=self.stage,
             stage_variables=self.stage_variables,
-            context={
-                "resourceId": self._resource_ids[route.path],
-                "extendedRequestId": extended_id,
-                "accountId": self.service.account_id,
-                "domainPrefix": self.api_id,
-                "requestId": gateway_id,
-                "domainName": self.domain_name,
-                "apiId": self.api_id,
-            },
+            context=self._v1_context(self._resource_ids[route.path], extended_id, gateway_id),
             lower=False,
         )
         status, headers, body = self._integrate(route, event)
@@ -942,15 +946,7 @@ class HttpApi(_GatewayApi):
                     path_params=params,
                     stage=self.stage,
                     stage_variables=self.stage_variables,
-                    context={
-                        "resourceId": route.key,
-                        "extendedRequestId": rid,
-                        "accountId": self.service.account_id,
-                        "domainPrefix": self.api_id,
-                        "requestId": rid,
-                        "domainName": self.domain_name,
-                        "apiId": self.api_id,
-                    },
+                    context=self._v1_context(route.key, rid, rid),
                     lower=True,
                 ),
             }
