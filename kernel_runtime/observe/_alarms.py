@@ -154,6 +154,13 @@ def _type(value: object, name: str, expected: type | tuple[type, ...]) -> None:
         )
 
 
+def _count(value: int, name: str) -> None:
+    """An int member of at least 1 (Period, EvaluationPeriods, DatapointsToAlarm)."""
+    _type(value, name, int)
+    if value < 1:
+        raise _constraint(value, name, "Member must have value greater than or equal to 1")
+
+
 @dataclass(frozen=True, kw_only=True)
 class MetricAlarm:
     """An alarm on one metric with a static threshold, as PutMetricAlarm describes it.
@@ -305,27 +312,11 @@ class MetricAlarm:
             _type(value, "Dimensions", str)
             _length(name, "Dimensions.member.Name", 1, 255)
             _length(value, "Dimensions.member.Value", 1, 1024)
-        _type(self.Period, "Period", int)
-        if self.Period < 1:
-            raise _constraint(
-                self.Period, "Period", "Member must have value greater than or equal to 1"
-            )
+        _count(self.Period, "Period")
         _enum(self.Unit, "Unit", _UNITS)
-        _type(self.EvaluationPeriods, "EvaluationPeriods", int)
-        if self.EvaluationPeriods < 1:
-            raise _constraint(
-                self.EvaluationPeriods,
-                "EvaluationPeriods",
-                "Member must have value greater than or equal to 1",
-            )
+        _count(self.EvaluationPeriods, "EvaluationPeriods")
         if self.DatapointsToAlarm is not None:
-            _type(self.DatapointsToAlarm, "DatapointsToAlarm", int)
-            if self.DatapointsToAlarm < 1:
-                raise _constraint(
-                    self.DatapointsToAlarm,
-                    "DatapointsToAlarm",
-                    "Member must have value greater than or equal to 1",
-                )
+            _count(self.DatapointsToAlarm, "DatapointsToAlarm")
         _type(self.Threshold, "Threshold", (int, float))
         _type(self.ComparisonOperator, "ComparisonOperator", str)
         _enum(
