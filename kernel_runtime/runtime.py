@@ -117,11 +117,8 @@ class Function:
         """Events of the function's log group with timestamps in [start, end) (epoch ms),
         matching a CloudWatch filter ``pattern``, oldest first (the first ``limit``), in
         FilterLogEvents' shape."""
-        if self.runtime.store is None:
-            raise RuntimeError("this runtime was started with store=False")
-        group = f"/aws/lambda/{self.name}"
-        return self.runtime.store.log_events(
-            group, start=start, end=end, pattern=pattern, limit=limit
+        return self._store().log_events(
+            self._log_group, start=start, end=end, pattern=pattern, limit=limit
         )
 
     def tail(
@@ -134,10 +131,20 @@ class Function:
         """Live tail: ``callback`` gets each batch of new events of the function's log group
         (all of them with ``from_start``) on a background thread until the returned
         :class:`~kernel_runtime.observe.LogFollower` is ``stop()``-ped (or its ``with`` ends)."""
+        return self._store().follow(
+            self._log_group, callback, pattern=pattern, from_start=from_start
+        )
+
+    @property
+    def _log_group(self) -> str:
+        from .observe._logs import log_group_name
+
+        return log_group_name(self.name)
+
+    def _store(self) -> Any:
         if self.runtime.store is None:
             raise RuntimeError("this runtime was started with store=False")
-        group = f"/aws/lambda/{self.name}"
-        return self.runtime.store.follow(group, callback, pattern=pattern, from_start=from_start)
+        return self.runtime.store
 
     def delete(self) -> None:
         self.runtime.service.registry.delete_function(self.name)
@@ -245,16 +252,15 @@ class LambdaRuntime:
                 from .api import EdgeApp, EdgeServer
 
                 self.edge = EdgeApp(self.service)
-                if self.store is not None:  # CloudWatch metric reads, answered from the store
-                    from .api import CloudWatchInterceptor
+                if self.store is not None:  # metric reads and Lambda log groups, from the store
+                    from .api import CloudWatchInterceptor, LogsInterceptor
 
-                    monitoring = CloudWatchInterceptor(self.metrics, region=region)
-                    self.edge.interceptors["monitoring"] = monitoring
-                if self.store is not None:  # the Lambda log groups, answered from the store
-                    from .api import LogsInterceptor
-
-                    logs = LogsInterceptor(self.store, region=region, account_id=account_id)
-                    self.edge.interceptors["logs"] = logs
+                    self.edge.interceptors["monitoring"] = CloudWatchInterceptor(
+                        self.metrics, region=region
+                    )
+                    self.edge.interceptors["logs"] = LogsInterceptor(
+                        self.store, region=region, account_id=account_id
+                    )
                 self.server = EdgeServer(self.edge, host=host, port=port)
                 self.server.start()
                 from .api import FunctionUrls
