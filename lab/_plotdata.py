@@ -16,6 +16,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from ._load import percentile
+
 __all__ = [
     "LIFECYCLE_STATES",
     "InvocationCursor",
@@ -383,14 +385,6 @@ def concurrency_limits(
 # ---------------------------------------------------------------- memory tuning
 
 
-def _percentile(sorted_values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile, as CloudWatch computes pNN."""
-    if not sorted_values:
-        return math.nan
-    rank = max(1, math.ceil(q * len(sorted_values)))
-    return float(sorted_values[rank - 1])
-
-
 def tuning_result(
     memory_size: int, invocations: Sequence[Mapping[str, Any]], costs: Sequence[Decimal]
 ) -> dict[str, Any]:
@@ -412,8 +406,8 @@ def tuning_result(
         "cold_starts": len(invocations) - n,
         "errors": sum(1 for row in invocations if row.get("status") != "success"),
         "duration_ms": sum(durations) / n if n else math.nan,
-        "p50_ms": _percentile(durations, 0.5),
-        "p90_ms": _percentile(durations, 0.9),
+        "p50_ms": percentile(durations, 50) if n else math.nan,
+        "p90_ms": percentile(durations, 90) if n else math.nan,
         "min_ms": durations[0] if durations else math.nan,
         "max_ms": durations[-1] if durations else math.nan,
         "billed_duration_ms": (
