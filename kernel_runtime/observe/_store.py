@@ -1037,8 +1037,7 @@ class Store:
         )
         order = "ASC" if start_from_head else "DESC"
         sql = (
-            "SELECT id, log_stream, timestamp, message, ingestion_time FROM log_events"
-            f"{where} ORDER BY timestamp {order}, id {order}"
+            f"SELECT {_EVENT_COLUMNS} FROM log_events{where} ORDER BY timestamp {order}, id {order}"
         )
         filtered = pattern is not None or level_rank is not None
         if limit is not None and not filtered:
@@ -1046,20 +1045,13 @@ class Store:
             params.append(limit)
         rows = self._rows(sql, params)
         out = []
-        for event_id, log_stream, timestamp, message, ingestion in rows:
+        for row in rows:
+            message = row[3]
             if pattern is not None and not pattern.matches(message):
                 continue
             if level_rank is not None and _RANK[event_level(message)] < level_rank:
                 continue
-            out.append(
-                {
-                    "logStreamName": log_stream,
-                    "timestamp": timestamp,
-                    "message": message,
-                    "ingestionTime": ingestion,
-                    "eventId": str(event_id),
-                }
-            )
+            out.append(_event(row))
             if limit is not None and len(out) >= limit:
                 break
         if not start_from_head:
@@ -1095,10 +1087,26 @@ class Store:
             return []
         with self._lock:
             return self._conn.execute(
-                "SELECT id, log_stream, timestamp, message, ingestion_time FROM log_events "
+                f"SELECT {_EVENT_COLUMNS} FROM log_events "
                 "WHERE id > ? AND log_group = ? ORDER BY id LIMIT ?",
                 (cursor, group, limit),
             ).fetchall()
+
+
+#: the columns of a log event row, in the order :func:`_event` reads them
+_EVENT_COLUMNS = "id, log_stream, timestamp, message, ingestion_time"
+
+
+def _event(row: tuple[Any, ...]) -> dict[str, Any]:
+    """A log event row (``_EVENT_COLUMNS``) as FilterLogEvents' event."""
+    event_id, stream, timestamp, message, ingestion = row
+    return {
+        "logStreamName": stream,
+        "timestamp": timestamp,
+        "message": message,
+        "ingestionTime": ingestion,
+        "eventId": str(event_id),
+    }
 
 
 def _where(*conditions: tuple[str, Any]) -> tuple[str, list[Any]]:
@@ -1145,15 +1153,9 @@ class LogFollower:
                 return delivered
             self._cursor = rows[-1][0]
             events = [
-                {
-                    "logStreamName": stream,
-                    "timestamp": timestamp,
-                    "message": message,
-                    "ingestionTime": ingestion,
-                    "eventId": str(event_id),
-                }
-                for event_id, stream, timestamp, message, ingestion in rows
-                if self._pattern is None or self._pattern.matches(message)
+                _event(row)
+                for row in rows
+                if self._pattern is None or self._pattern.matches(row[3])
             ]
             if events:
                 delivered += len(events)
