@@ -278,6 +278,25 @@ def _stream(kinesis: Any, shards: int = 1) -> tuple[str, str]:
     return name, f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{name}"
 
 
+def _put(kinesis: Any, stream: str, *items: Any) -> list[str]:
+    """Put each item as a JSON record under one partition key; their sequence numbers."""
+    return [
+        kinesis.put_record(StreamName=stream, Data=json.dumps(d).encode(), PartitionKey="k")[
+            "SequenceNumber"
+        ]
+        for d in items
+    ]
+
+
+def _on_failure_record(sqs: Any, url: str) -> dict[str, Any]:
+    """The first invocation record that reached the OnFailure queue ``url``, parsed."""
+    moved = _wait(
+        lambda: sqs.receive_message(QueueUrl=url).get("Messages", []),
+        what="the on-failure record",
+    )
+    return json.loads(moved[0]["Body"])
+
+
 def _table(ddb: Any) -> tuple[str, str]:
     name = _name("table")
     answer = ddb.create_table(
@@ -741,12 +760,7 @@ def test_kinesis_bisect_isolates_poison_record_to_on_failure(
     name, log_url = _function(lab, sqs, POISON)
     stream, arn = _stream(kinesis)
     dest_url, dest_arn = _queue(sqs, _name("onfail"))
-    sequences = [
-        kinesis.put_record(StreamName=stream, Data=json.dumps(d).encode(), PartitionKey="k")[
-            "SequenceNumber"
-        ]
-        for d in ({"n": 0}, {"n": 1}, {"n": 2, "poison": True}, {"n": 3})
-    ]
+    sequences = _put(kinesis, stream, {"n": 0}, {"n": 1}, {"n": 2, "poison": True}, {"n": 3})
     uid = lam.create_event_source_mapping(
         FunctionName=name,
         EventSourceArn=arn,
@@ -756,11 +770,7 @@ def test_kinesis_bisect_isolates_poison_record_to_on_failure(
         MaximumRetryAttempts=2,
         DestinationConfig={"OnFailure": {"Destination": dest_arn}},
     )["UUID"]
-    moved = _wait(
-        lambda: sqs.receive_message(QueueUrl=dest_url).get("Messages", []),
-        what="the on-failure record",
-    )
-    failure = json.loads(moved[0]["Body"])
+    failure = _on_failure_record(sqs, dest_url)
     assert failure["version"] == "1.0" and failure["timestamp"].endswith("Z")
     assert failure["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert failure["requestContext"]["approximateInvokeCount"] == 3
@@ -788,8 +798,7 @@ def test_kinesis_maximum_retry_attempts_then_moves_on(
     name, log_url = _function(lab, sqs, FAIL)
     stream, arn = _stream(kinesis)
     dest_url, dest_arn = _queue(sqs, _name("onfail"))
-    for n in range(2):
-        kinesis.put_record(StreamName=stream, Data=json.dumps({"n": n}).encode(), PartitionKey="k")
+    _put(kinesis, stream, *({"n": n} for n in range(2)))
     uid = lam.create_event_source_mapping(
         FunctionName=name,
         EventSourceArn=arn,
@@ -797,11 +806,7 @@ def test_kinesis_maximum_retry_attempts_then_moves_on(
         MaximumRetryAttempts=2,
         DestinationConfig={"OnFailure": {"Destination": dest_arn}},
     )["UUID"]
-    moved = _wait(
-        lambda: sqs.receive_message(QueueUrl=dest_url).get("Messages", []),
-        what="the on-failure record",
-    )
-    failure = json.loads(moved[0]["Body"])
+    failure = _on_failure_record(sqs, dest_url)
     assert failure["requestContext"]["approximateInvokeCount"] == 3
     assert failure["KinesisBatchInfo"]["batchSize"] == 2
     assert esm.stats(uid).invocations == 3
@@ -818,12 +823,7 @@ def test_kinesis_partial_batch_checkpoints_at_lowest(
     name, log_url = _function(lab, sqs, PARTIAL_STREAM)
     stream, arn = _stream(kinesis)
     dest_url, dest_arn = _queue(sqs, _name("onfail"))
-    sequences = [
-        kinesis.put_record(StreamName=stream, Data=json.dumps(d).encode(), PartitionKey="k")[
-            "SequenceNumber"
-        ]
-        for d in ({"n": 0}, {"n": 1}, {"n": 2, "fail": True}, {"n": 3})
-    ]
+    sequences = _put(kinesis, stream, {"n": 0}, {"n": 1}, {"n": 2, "fail": True}, {"n": 3})
     uid = lam.create_event_source_mapping(
         FunctionName=name,
         EventSourceArn=arn,
@@ -832,11 +832,7 @@ def test_kinesis_partial_batch_checkpoints_at_lowest(
         FunctionResponseTypes=["ReportBatchItemFailures"],
         DestinationConfig={"OnFailure": {"Destination": dest_arn}},
     )["UUID"]
-    moved = _wait(
-        lambda: sqs.receive_message(QueueUrl=dest_url).get("Messages", []),
-        what="the on-failure record",
-    )
-    info = json.loads(moved[0]["Body"])["KinesisBatchInfo"]
+    info = _on_failure_record(sqs, dest_url)["KinesisBatchInfo"]
     assert (info["startSequenceNumber"], info["endSequenceNumber"]) == (sequences[2], sequences[3])
     log = _Log(sqs, log_url).until(lambda log: len(log.entries) >= 2)
     seen = [[r["kinesis"]["sequenceNumber"] for r in e["event"]["Records"]] for e in log.entries]
@@ -850,8 +846,7 @@ def test_kinesis_tumbling_window_carries_state_to_a_final_invoke(
 ) -> None:
     name, log_url = _function(lab, sqs, WINDOWED)
     stream, arn = _stream(kinesis)
-    for n in range(3):
-        kinesis.put_record(StreamName=stream, Data=json.dumps({"n": n}).encode(), PartitionKey="k")
+    _put(kinesis, stream, *({"n": n} for n in range(3)))
     uid = lam.create_event_source_mapping(
         FunctionName=name,
         EventSourceArn=arn,
