@@ -24,11 +24,6 @@ _atexit_registered = False
 _bokehjs_loaded = False
 
 
-def _is_closed(rt: LambdaRuntime) -> bool:
-    # LambdaRuntime has no public ``closed`` yet; a runtime closed behind our back is replaced
-    return rt.closed
-
-
 def runtime(**options: Any) -> LambdaRuntime:
     """The kernel's runtime, started with ``options`` (LambdaRuntime's keywords) on first use.
 
@@ -39,7 +34,7 @@ def runtime(**options: Any) -> LambdaRuntime:
     """
     global _runtime, _options, _atexit_registered
     with _lock:
-        if _runtime is not None and not _is_closed(_runtime):
+        if _runtime is not None and not _runtime.closed:  # one closed behind our back is replaced
             if options and options != _options:
                 raise ValueError(
                     "the kernel's runtime is already running with options "
