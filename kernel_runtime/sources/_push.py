@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import LambdaError
-from ._events import s3_record, sns_record
+from ._events import eventbridge_event, s3_record, sns_record
 
 if TYPE_CHECKING:
     from ._schedule import ScheduleExpression
@@ -606,17 +606,14 @@ class PushSources:
                     del self._timers[rule.arn]
             return  # deleted or replaced (a new put_rule armed its own timer)
         if rule.state == "ENABLED":
-            event = {
-                "version": "0",
-                "id": str(uuid.uuid4()),
-                "detail-type": "Scheduled Event",
-                "source": "aws.events",
-                "account": rule.account_id,
-                "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "region": rule.region_name,
-                "resources": [rule.arn],
-                "detail": {},
-            }
+            event = eventbridge_event(
+                detail_type="Scheduled Event",
+                source="aws.events",
+                resources=[rule.arn],
+                region=rule.region_name,
+                account_id=rule.account_id,
+                now=when,
+            )
             self.stats["schedule.fired"] += 1
             try:
                 rule.send_to_targets(event)
