@@ -15,6 +15,8 @@ from typing import Any
 
 from kernel_runtime import LambdaRuntime
 
+from ._plotting import in_kernel
+
 __all__ = ["close", "load_bokehjs", "runtime"]
 
 _lock = threading.Lock()
@@ -71,12 +73,6 @@ def _close_at_exit() -> None:
         pass
 
 
-def _in_kernel() -> bool:
-    from IPython import get_ipython
-
-    return getattr(get_ipython(), "kernel", None) is not None
-
-
 def load_bokehjs() -> bool:
     """Put BokehJS on the page, INLINE (nothing from a CDN), once per kernel.
 
@@ -85,7 +81,7 @@ def load_bokehjs() -> bool:
     Returns whether BokehJS is (now) loaded.
     """
     global _bokehjs_loaded
-    if not _in_kernel():
+    if not in_kernel():
         return False
     with _lock:
         if not _bokehjs_loaded:
