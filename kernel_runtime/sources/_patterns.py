@@ -87,6 +87,14 @@ def _comparable(value: float) -> int | None:
     return int(1e6 * (_NUMBER_LIMIT + value))
 
 
+def _pattern_number(value: float) -> int:
+    """The comparable form of a number written in a pattern, which must lie in ±5.0e9."""
+    key = _comparable(float(value))
+    if key is None:
+        raise InvalidEventPattern("Value must be between -5.0E9 and 5.0E9, inclusive")
+    return key
+
+
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     if "%" in text or ("." not in text and ":" not in text):
         return None
@@ -448,10 +456,7 @@ def _numeric_operand(operator: str, operand: list[Any], index: int) -> int:
     value = operand[index] if index < len(operand) else None
     if not _is_number(value):
         raise InvalidEventPattern(f"Value of {_NUMERIC_NAMES[operator]} must be numeric")
-    key = _comparable(float(value))
-    if key is None:
-        raise InvalidEventPattern("Value must be between -5.0E9 and 5.0E9, inclusive")
-    return key
+    return _pattern_number(value)
 
 
 def _json_text(value: Any) -> str:
@@ -503,8 +508,7 @@ def _compile_anything_but(operand: Any) -> _Matcher:
     if isinstance(operand, str):
         return _anything_but(_exact(operand))
     if _is_number(operand):
-        if _comparable(float(operand)) is None:
-            raise InvalidEventPattern("Value must be between -5.0E9 and 5.0E9, inclusive")
+        _pattern_number(operand)  # refused outside ±5.0e9
         return _anything_but(_exact(operand))
     raise InvalidEventPattern(
         "Value of anything-but must be an array or single string/number value."
@@ -525,12 +529,7 @@ def _compile_anything_but_list(values: list[Any]) -> _Matcher:
             "mixed type is not supported"
         )
     if numbers:
-        keys: set[int] = set()
-        for number in numbers:
-            key = _comparable(float(number))
-            if key is None:
-                raise InvalidEventPattern("Value must be between -5.0E9 and 5.0E9, inclusive")
-            keys.add(key)
+        keys = {_pattern_number(number) for number in numbers}
         return lambda value: _is_number(value) and _comparable(float(value)) in keys
     excluded = frozenset(strings)
     return lambda value: isinstance(value, str) and value in excluded
