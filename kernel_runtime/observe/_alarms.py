@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Final
 
+from ._logs import _UNITS
 from ._stats import SIMPLE_STATISTICS, StatisticsError, parse_statistic
 
 __all__ = [
@@ -72,13 +73,6 @@ _ANOMALY_OPERATORS: Final = (
 TREAT_MISSING_DATA: Final = ("breaching", "notBreaching", "ignore", "missing")
 #: Periods fetched beyond EvaluationPeriods (the docs' example: 5 for an alarm of 3).
 EVALUATION_RANGE_EXTRA: Final = 2
-_UNITS: Final = (
-    "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes",
-    "Terabytes", "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count",
-    "Bytes/Second", "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second",
-    "Terabytes/Second", "Bits/Second", "Kilobits/Second", "Megabits/Second", "Gigabits/Second",
-    "Terabits/Second", "Count/Second", "None",
-)  # fmt: skip
 _HIGH_RESOLUTION_PERIODS: Final = (10, 20, 30)
 _DAY: Final = 86_400
 _WEEK: Final = 604_800

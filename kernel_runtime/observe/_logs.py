@@ -267,37 +267,15 @@ def _interpolate(times: list[int | None], lo: int, hi: int) -> None:
 
 
 # -- Embedded Metric Format -------------------------------------------------------------------
-_UNITS = frozenset(
-    {
-        "Seconds",
-        "Microseconds",
-        "Milliseconds",
-        "Bytes",
-        "Kilobytes",
-        "Megabytes",
-        "Gigabytes",
-        "Terabytes",
-        "Bits",
-        "Kilobits",
-        "Megabits",
-        "Gigabits",
-        "Terabits",
-        "Percent",
-        "Count",
-        "Bytes/Second",
-        "Kilobytes/Second",
-        "Megabytes/Second",
-        "Gigabytes/Second",
-        "Terabytes/Second",
-        "Bits/Second",
-        "Kilobits/Second",
-        "Megabits/Second",
-        "Gigabits/Second",
-        "Terabits/Second",
-        "Count/Second",
-        "None",
-    }
-)
+#: CloudWatch's units (StandardUnit), in the API's order (PutMetricAlarm's messages list them)
+_UNITS: tuple[str, ...] = (
+    "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes",
+    "Terabytes", "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count",
+    "Bytes/Second", "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second",
+    "Terabytes/Second", "Bits/Second", "Kilobits/Second", "Megabits/Second", "Gigabits/Second",
+    "Terabits/Second", "Count/Second", "None",
+)  # fmt: skip
+_UNIT_SET = frozenset(_UNITS)
 _MAX_DIMENSIONS = 30
 _MAX_METRICS = 100
 _MAX_VALUES = 100
@@ -367,7 +345,7 @@ def _emf(doc: Any) -> list[MetricPoint]:
             name = _name(metric.get("Name"))
             unit = metric.get("Unit", "None")
             resolution = metric.get("StorageResolution", 60)
-            if unit not in _UNITS or resolution not in (1, 60) or isinstance(resolution, bool):
+            if unit not in _UNIT_SET or resolution not in (1, 60) or isinstance(resolution, bool):
                 raise _InvalidEmf
             raw = doc.get(name)
             values = raw if isinstance(raw, list) else [raw]
