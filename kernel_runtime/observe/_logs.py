@@ -649,20 +649,24 @@ class _JsonPatternParser:
         return False
 
     def _or(self) -> Callable[[Any], bool]:
-        terms = [self._and()]
-        while self._take("||"):
-            terms.append(self._and())
-        if len(terms) == 1:
-            return terms[0]
-        return lambda doc: any(t(doc) for t in terms)
+        return self._joined("||", self._and, any)
 
     def _and(self) -> Callable[[Any], bool]:
-        terms = [self._unary()]
-        while self._take("&&"):
-            terms.append(self._unary())
+        return self._joined("&&", self._unary, all)
+
+    def _joined(
+        self,
+        operator: str,
+        term: Callable[[], Callable[[Any], bool]],
+        combine: Callable[[Iterator[bool]], bool],
+    ) -> Callable[[Any], bool]:
+        """Terms separated by ``operator``, their results combined (``any``/``all``)."""
+        terms = [term()]
+        while self._take(operator):
+            terms.append(term())
         if len(terms) == 1:
             return terms[0]
-        return lambda doc: all(t(doc) for t in terms)
+        return lambda doc: combine(t(doc) for t in terms)
 
     def _unary(self) -> Callable[[Any], bool]:
         if self._take("("):
