@@ -35,11 +35,11 @@ __all__ = [
     "Refresher",
     "Update",
     "column_source",
-    "default_runtime",
     "ensure_bokehjs",
     "html_summary",
     "in_kernel",
     "kernel_loop",
+    "runtime_or_default",
     "store_of",
 ]
 
@@ -79,8 +79,10 @@ def ensure_bokehjs() -> None:
     _bokehjs_loaded = True
 
 
-def default_runtime() -> Any:
-    """The kernel's runtime (``lab._session.runtime()``), for plots made without one."""
+def runtime_or_default(runtime: Any = None) -> Any:
+    """``runtime``, or for a plot made without one the kernel's (``lab._session.runtime()``)."""
+    if runtime is not None:
+        return runtime
     try:
         from lab._session import runtime
     except ImportError as exc:

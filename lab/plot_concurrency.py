@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._plotdata import SeriesCursor, concurrency_columns, concurrency_limits
-from ._plotting import LivePlot, Update, column_source, default_runtime
+from ._plotting import LivePlot, Update, column_source, runtime_or_default
 
 __all__ = ["ConcurrencyPlot"]
 
@@ -41,7 +41,7 @@ class ConcurrencyPlot(LivePlot):
         max_rate: float = 10.0,
     ) -> None:
         super().__init__(rollover=rollover, interval=interval, max_rate=max_rate)
-        self.runtime = runtime if runtime is not None else default_runtime()
+        self.runtime = runtime_or_default(runtime)
         self.function_name = function_name
         self.title = "Concurrency and scaling" + (f" ({function_name})" if function_name else "")
         self._cursor = SeriesCursor()

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from ._plotdata import LifecycleCursor, LifecycleTracker, lifecycle_spans
-from ._plotting import LivePlot, Update, column_source, default_runtime, store_of
+from ._plotting import LivePlot, Update, column_source, runtime_or_default, store_of
 
 __all__ = ["LifecyclePlot"]
 
@@ -44,7 +44,7 @@ class LifecyclePlot(LivePlot):
         max_rate: float = 10.0,
     ) -> None:
         super().__init__(rollover=rollover, interval=interval, max_rate=max_rate)
-        self.runtime = runtime if runtime is not None else default_runtime()
+        self.runtime = runtime_or_default(runtime)
         self.function_name = function_name
         self.title = f"Environment lifecycle: {function_name or 'all functions'}"
         self._cursor = LifecycleCursor(

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from ._plotdata import trace_id_of, trace_rows
-from ._plotting import LivePlot, Update, column_source, default_runtime, store_of
+from ._plotting import LivePlot, Update, column_source, runtime_or_default, store_of
 
 __all__ = ["TraceWaterfall"]
 
@@ -49,7 +49,7 @@ class TraceWaterfall(LivePlot):
             raise ValueError(
                 f"not an X-Ray trace id (1-<8 hex digits>-<24 hex digits>): {trace_id!r}"
             )
-        self.runtime = runtime if runtime is not None else default_runtime()
+        self.runtime = runtime_or_default(runtime)
         self.function_name = function_name
         self.trace_id = root
         self.title = f"Trace {root}"

@@ -18,7 +18,7 @@ from typing import Any
 from kernel_runtime import InvalidParameterValueException
 
 from ._plotdata import mark_best, tuning_result
-from ._plotting import LivePlot, Update, column_source, default_runtime, kernel_loop
+from ._plotting import LivePlot, Update, column_source, kernel_loop, runtime_or_default
 
 __all__ = ["DEFAULT_MEMORY_SIZES", "MemoryTuning"]
 
@@ -74,7 +74,7 @@ class MemoryTuning(LivePlot):
         sizes = sorted({_check_memory_size(m) for m in memory_sizes})
         if not sizes:
             raise ValueError("memory_sizes must name at least one memory size")
-        self.runtime = runtime if runtime is not None else default_runtime()
+        self.runtime = runtime_or_default(runtime)
         self.function = self.runtime.function(function_name)  # ResourceNotFoundException
         self.function_name = function_name
         self.memory_sizes: tuple[int, ...] = tuple(sizes)
