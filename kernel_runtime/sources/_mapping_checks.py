@@ -32,11 +32,11 @@ __all__ = [
 BATCH_SIZES = {"sqs": (10, 10_000), "kinesis": (100, 10_000), "dynamodb": (100, 10_000)}
 _FIFO_MAX_BATCH = 10
 _STREAM_ONLY = (
-    ("ParallelizationFactor", "parallelization_factor", 1),
-    ("MaximumRetryAttempts", "maximum_retry_attempts", -1),
-    ("MaximumRecordAgeInSeconds", "maximum_record_age_in_seconds", -1),
-    ("BisectBatchOnFunctionError", "bisect_batch_on_function_error", False),
-    ("TumblingWindowInSeconds", "tumbling_window_in_seconds", 0),
+    ("ParallelizationFactor", "parallelization_factor"),
+    ("MaximumRetryAttempts", "maximum_retry_attempts"),
+    ("MaximumRecordAgeInSeconds", "maximum_record_age_in_seconds"),
+    ("BisectBatchOnFunctionError", "bisect_batch_on_function_error"),
+    ("TumblingWindowInSeconds", "tumbling_window_in_seconds"),
 )
 _MIN_RECORD_AGE = 60
 
@@ -154,7 +154,7 @@ def check_source_params(
 ) -> None:
     """Parameters that only one kind of source takes."""
     if source == "sqs":
-        for name, key, _default in _STREAM_ONLY:
+        for name, key in _STREAM_ONLY:
             if settings.get(key) is not None:
                 raise InvalidParameterValueException(
                     f"Unsupported {name} parameter for given event source mapping type."
