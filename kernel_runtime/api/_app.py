@@ -18,7 +18,7 @@ from typing import Any
 
 from ._lambda import LambdaRestApi, StartResponse, is_lambda_path
 
-__all__ = ["EdgeApp", "signing_service"]
+__all__ = ["EdgeApp", "credential_scope", "signing_service"]
 
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 #: (operation from X-Amz-Target, WSGI environ, request body) -> (status, headers, body), or None
@@ -37,26 +37,34 @@ _MOTO_API_BODY = json.dumps(
 ).encode()
 
 
+def credential_scope(auth: str | None) -> list[str] | None:
+    """The parts of the credential scope (``AKID/date/region/service/aws4_request``) of a SigV4
+    ``Authorization`` header's value; None without one."""
+    if not auth:
+        return None
+    start = auth.find("Credential=")
+    if start < 0:
+        return None
+    start += len("Credential=")
+    end = auth.find(",", start)
+    parts = (auth[start:] if end < 0 else auth[start:end]).strip().split("/")
+    return parts if len(parts) >= 5 else None
+
+
 def signing_service(environ: dict[str, Any]) -> str | None:
     """The service of a SigV4 credential scope (``AKID/date/region/<service>/aws4_request``),
     from the Authorization header or a presigned URL's X-Amz-Credential; None if unsigned."""
     auth = environ.get("HTTP_AUTHORIZATION")
-    scope: str | None = None
     if auth:
-        start = auth.find("Credential=")
-        if start >= 0:
-            start += len("Credential=")
-            end = auth.find(",", start)
-            scope = (auth[start:] if end < 0 else auth[start:end]).strip()
+        parts = credential_scope(auth)
     elif "X-Amz-Credential=" in environ.get("QUERY_STRING", ""):
         from urllib.parse import parse_qs
 
         values = parse_qs(environ["QUERY_STRING"]).get("X-Amz-Credential")
-        scope = values[0] if values else None
-    if not scope:
+        parts = values[0].split("/") if values else None
+    else:
         return None
-    parts = scope.split("/")
-    return parts[-2] if len(parts) >= 5 else None
+    return parts[-2] if parts is not None and len(parts) >= 5 else None
 
 
 class EdgeApp:

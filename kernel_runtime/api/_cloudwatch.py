@@ -44,6 +44,7 @@ from ..observe._stats import (
     aggregate,
     parse_statistic,
 )
+from ._app import credential_scope
 
 __all__ = ["CloudWatchError", "CloudWatchInterceptor"]
 
@@ -81,16 +82,6 @@ class CloudWatchError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-
-
-def _signing_region(environ: Mapping[str, Any]) -> str | None:
-    """The region of the SigV4 credential scope (``AKID/date/<region>/monitoring/...``)."""
-    auth = str(environ.get("HTTP_AUTHORIZATION") or "")
-    start = auth.find("Credential=")
-    if start < 0:
-        return None
-    scope = auth[start + len("Credential=") :].split(",", 1)[0].strip().split("/")
-    return scope[-3] if len(scope) >= 5 else None
 
 
 def _number(t: float) -> float | int:
@@ -470,7 +461,8 @@ class CloudWatchInterceptor:
             return None
         if not isinstance(request, dict):
             return None
-        region = _signing_region(environ)
+        scope = credential_scope(environ.get("HTTP_AUTHORIZATION"))
+        region = scope[-3] if scope is not None else None
         home = self.region is None or region is None or region == self.region
         try:
             result = handler(request, home)

@@ -46,6 +46,7 @@ from typing import Any
 
 from ..observe._logs import FilterPattern, InvalidFilterPattern
 from ..observe._store import StoreError
+from ._app import credential_scope
 from ._errors import ApiError
 
 __all__ = ["LogsInterceptor"]
@@ -523,10 +524,10 @@ class LogsInterceptor:
         """DescribeLogGroups entries of the groups the embedded moto holds for the caller's
         account and region (read in-process, as moto would answer); None if moto cannot be
         read, so that moto answers alone."""
-        scope = _credential_scope(environ)
+        scope = credential_scope(environ.get("HTTP_AUTHORIZATION"))
         if scope is None:
             return None
-        access_key, region = scope
+        access_key, region = scope[0], scope[2]
         try:
             from moto.iam.models import get_account_id_from
             from moto.logs.models import logs_backends
@@ -544,17 +545,3 @@ class LogsInterceptor:
         except Exception:  # noqa: BLE001 - a moto upgrade must not break the edge
             _log.warning("could not read moto's log groups; moto answers alone", exc_info=True)
             return None
-
-
-def _credential_scope(environ: dict[str, Any]) -> tuple[str, str] | None:
-    """(access key, region) of a SigV4 ``Authorization`` header's credential scope."""
-    auth = environ.get("HTTP_AUTHORIZATION", "")
-    start = auth.find("Credential=")
-    if start < 0:
-        return None
-    start += len("Credential=")
-    end = auth.find(",", start)
-    parts = (auth[start:] if end < 0 else auth[start:end]).strip().split("/")
-    if len(parts) < 5:
-        return None
-    return parts[0], parts[2]
