@@ -84,6 +84,7 @@ _RANGES = {
     "maximum_retry_attempts": ("maximumRetryAttempts", -1, 10_000),
     "maximum_record_age_in_seconds": ("maximumRecordAgeInSeconds", -1, 604_800),
     "tumbling_window_in_seconds": ("tumblingWindowInSeconds", 0, 900),
+    "max_items": ("maxItems", 1, 10_000),  # ListEventSourceMappings
 }
 
 

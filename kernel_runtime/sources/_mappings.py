@@ -37,10 +37,8 @@ from ._mapping_checks import (
     describe_queue,
     epoch,
     on_failure_destination,
-    raise_validation,
     same_function,
     source_of,
-    validation,
 )
 from ._patterns import FilterCriteria
 
@@ -351,21 +349,7 @@ class EventSourceMappings:
         max_items: int | None = None,
     ) -> dict[str, Any]:
         """ListEventSourceMappings, in creation order; ``NextMarker`` is the next UUID."""
-        if max_items is not None and not 1 <= max_items <= 10_000:
-            raise_validation(
-                [
-                    validation(
-                        max_items,
-                        "maxItems",
-                        "Member must have value "
-                        + (
-                            "greater than or equal to 1"
-                            if max_items < 1
-                            else "less than or equal to 10000"
-                        ),
-                    )
-                ]
-            )
+        check_ranges({"max_items": max_items})
         with self._lock:
             selected = [
                 m
