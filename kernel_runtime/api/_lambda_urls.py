@@ -44,7 +44,7 @@ from ..errors import (
     ResourceConflictException,
     ResourceNotFoundException,
 )
-from ..service._registry import _check_int, _constraint, _page
+from ..service._registry import _ALIAS_RE, _check_int, _constraint, _page
 from ._gateway import (
     FrontDoor,
     HttpRequest,
@@ -62,8 +62,8 @@ log = logging.getLogger(__name__)
 
 AUTH_TYPES = ("NONE", "AWS_IAM")
 INVOKE_MODES = ("BUFFERED", "RESPONSE_STREAM")
+#: The pattern AWS names when it refuses a function URL's qualifier.
 _QUALIFIER_PATTERN = r"((?!^\d+$)^[0-9a-zA-Z-_]+$)"
-_QUALIFIER_RE = re.compile(r"^(?!\d+$)[0-9a-zA-Z_-]{1,128}$")
 _SIGV4_RE = re.compile(
     r"^AWS4-HMAC-SHA256 Credential=(?P<key>[A-Za-z0-9]+)/\d{8}/[a-z0-9-]+/(?P<service>[a-z0-9-]+)"
     r"/aws4_request, ?SignedHeaders=[a-z0-9;-]+, ?Signature=[0-9a-f]{64}$"
@@ -343,7 +343,7 @@ class FunctionUrls:
     def _target(self, function_name: str, qualifier: str | None) -> tuple[str, str | None]:
         """(function name, alias or None); versions are refused as AWS refuses them."""
         if qualifier is not None and (
-            not isinstance(qualifier, str) or not _QUALIFIER_RE.match(qualifier)
+            not isinstance(qualifier, str) or not _ALIAS_RE.match(qualifier)
         ):
             raise _constraint(
                 qualifier,
