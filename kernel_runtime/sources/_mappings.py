@@ -326,7 +326,7 @@ class EventSourceMappings:
         with self._lock:
             if self._closed:
                 raise ResourceConflictException("The event source mappings are closed.")
-            self._check_duplicate(config, function_name)
+            self._check_duplicate(config)
             reason = "USER_INITIATED" if source == "sqs" else "User action"
             mapping = _Mapping(config, "Creating", time.time(), reason)
             self._mappings[config.uuid] = mapping
@@ -539,14 +539,14 @@ class EventSourceMappings:
             ) from None
         return config
 
-    def _check_duplicate(self, config: MappingConfig, function_name: str) -> None:
+    def _check_duplicate(self, config: MappingConfig) -> None:
         for other in self._mappings.values():
             same = other.config
             if (
                 same.event_source_arn == config.event_source_arn
                 and same.function_arn == config.function_arn
             ):
-                name = config.function_arn.split(":")[6]
+                name = config.function_name
                 if config.source == "sqs":
                     raise ResourceConflictException(
                         f'An event source mapping with SQS arn (" {same.event_source_arn} ") '
