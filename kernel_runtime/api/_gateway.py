@@ -115,7 +115,8 @@ def _clf_time(epoch: float) -> str:
 
 
 def _http_request_id() -> str:
-    """HTTP API request ids look like ``JKJaXmPLvHcESHA=``: 11 random bytes in base64."""
+    """HTTP API request ids (and REST APIs' extended request ids) look like
+    ``JKJaXmPLvHcESHA=``: 11 random bytes in base64."""
     return base64.b64encode(os.urandom(11)).decode()
 
 
@@ -807,7 +808,7 @@ class RestApi(_GatewayApi):
 
     def handle(self, request: HttpRequest) -> Response:
         gateway_id = request_id()
-        extended_id = base64.b64encode(os.urandom(11)).decode()
+        extended_id = _http_request_id()
         own = [("x-amzn-RequestId", gateway_id), ("x-amz-apigw-id", extended_id)]
         segments = self._staged(request)
         if segments is None:
