@@ -49,6 +49,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import formatdate
+from functools import cached_property
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, unquote
@@ -362,9 +363,10 @@ class _Route:
     segments: tuple[str, ...]
     function: str
 
-    @property
+    @cached_property
     def rank(self) -> tuple[int, ...]:
-        """Lower is more specific: per segment 0 literal, 1 parameter, 2 greedy."""
+        """Lower is more specific: per segment 0 literal, 1 parameter, 2 greedy (worked out
+        once, not for every request)."""
         out = []
         for segment in self.segments:
             match = _PARAM_RE.match(segment)
