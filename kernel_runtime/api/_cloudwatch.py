@@ -32,10 +32,10 @@ import bisect
 import json
 import math
 import re
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, NoReturn
 
+from .._ids import request_id
 from ..observe._metrics import LAMBDA_NAMESPACE, _wall_seconds
 from ..observe._stats import (
     MAX_DATAPOINTS,
@@ -907,7 +907,7 @@ def _headers(body: bytes) -> list[tuple[str, str]]:
     return [
         ("Content-Type", _CONTENT_TYPE),
         ("Content-Length", str(len(body))),
-        ("x-amzn-RequestId", str(uuid.uuid4())),
+        ("x-amzn-RequestId", request_id()),
     ]
 
 

@@ -40,10 +40,10 @@ import json
 import logging
 import os
 import re
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from .._ids import request_id
 from ..observe._logs import FilterPattern, InvalidFilterPattern
 from ..observe._store import StoreError
 from ._app import credential_scope
@@ -305,7 +305,7 @@ class LogsInterceptor:
         headers = [
             ("Content-Type", _JSON),
             ("Content-Length", str(len(data))),
-            ("x-amzn-RequestId", str(uuid.uuid4())),
+            ("x-amzn-RequestId", request_id()),
         ]
         return status, headers, data
 
