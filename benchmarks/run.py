@@ -506,66 +506,51 @@ def bench_throughput(
         _close(sb)
 
 
-def _echo_worker(sock: socket.socket) -> None:
-    """The floor's worker: answer every message at once, until EOF."""
-    while True:
-        if not sock.recv(65536):
+class _Echo:
+    """The floor's stand-in for an environment: a forked process answering every message at
+    once, reached with the calls an invoke makes (sendmsg, poll, recv)."""
+
+    def __init__(self) -> None:
+        self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.pid = os.fork()
+        if self.pid == 0:  # pragma: no cover - the child never returns
+            self.sock.close()
+            while theirs.recv(65536):
+                theirs.send(b'{"ok":true}')
             os._exit(0)
-        sock.send(b'{"ok":true}')
+        theirs.close()
+        self._poll = select.poll()
+        self._poll.register(self.sock.fileno(), select.POLLIN)
+
+    def invoke(self, event: object) -> None:
+        self.sock.sendmsg([b'{"x":1}'])
+        self._poll.poll(1000)
+        self.sock.recv(65536)
+
+    def reap(self) -> None:
+        """After every echo's socket is closed: a later child holds copies of earlier ones."""
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
 
 
 def bench_ipc_floor(seconds: float, threads: int = 2, rounds: int = 3) -> dict:
-    """What the throughput rows stand on: ``threads`` Python threads, each ping-ponging a
-    forked worker process over a socketpair with the same calls an invoke makes (sendmsg,
-    poll, recv), and no Lambda bookkeeping at all. Median of ``rounds`` round trips/s."""
+    """What the throughput rows stand on: the same caller threads, each ping-ponging a forked
+    process over a socketpair, with no Lambda bookkeeping at all. Median of ``rounds``."""
     group = "ours, zygote mode"
     case = f"floor: {threads} threads <-> {threads} processes, socketpair round trips"
-    socks: list[socket.socket] = []
-    pids: list[int] = []
+    echoes: list[_Echo] = []
     try:
-        for _ in range(threads):
-            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            pid = os.fork()
-            if pid == 0:  # pragma: no cover - the child never returns
-                ours.close()
-                _echo_worker(theirs)
-            theirs.close()
-            socks.append(ours)
-            pids.append(pid)
-
-        def one_round() -> float:
-            stop = time.monotonic() + seconds
-            counts = [0] * threads
-
-            def caller(i: int) -> None:
-                sock, poller, n = socks[i], select.poll(), 0
-                poller.register(sock.fileno(), select.POLLIN)
-                while time.monotonic() < stop:
-                    sock.sendmsg([b'{"x":1}'])
-                    poller.poll(1000)
-                    sock.recv(65536)
-                    n += 1
-                counts[i] = n
-
-            workers = [threading.Thread(target=caller, args=(i,)) for i in range(threads)]
-            t0 = time.monotonic()
-            for w in workers:
-                w.start()
-            for w in workers:
-                w.join()
-            return sum(counts) / (time.monotonic() - t0)
-
-        rates = sorted(one_round() for _ in range(rounds))
+        echoes = [_Echo() for _ in range(threads)]
+        rates = sorted(_throughput_round(echoes, seconds) for _ in range(rounds))
         stats = {"p50": round(statistics.median(rates), 1), "p99": None, "n": rounds}
         return _row(group, case, "inv/s", stats)
     except Exception as e:
         return _row(group, case, "inv/s", error=_err(e))
     finally:
-        for sock in socks:
-            sock.close()
-        for pid in pids:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
+        for echo in echoes:
+            echo.sock.close()
+        for echo in echoes:
+            echo.reap()
 
 
 # ----------------------------------------------------------------------------- peers
