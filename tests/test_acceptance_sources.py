@@ -7,28 +7,18 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import pytest
 
 from kernel_runtime import LambdaRuntime
 
+from ._functions import eventually
+
 pytestmark = pytest.mark.timeout(180)
 
 T = TypeVar("T")
-
-
-def _eventually(probe: Callable[[], T | None], timeout: float = 20.0) -> T:
-    """Poll ``probe`` until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +146,7 @@ def test_event_processing_s3_to_function_to_s3_and_dynamodb(lab: LambdaRuntime) 
         except s3.exceptions.NoSuchKey:
             return None
 
-    assert _eventually(derived) == b"MEOW"
+    assert eventually(derived) == b"MEOW"
     item = ddb.get_item(TableName="thumbs", Key={"id": {"S": "in/cat pic.txt"}})["Item"]
     assert item["size"] == {"N": "4"}
     # the derived object is outside the prefix filter: no second invocation, no loop
@@ -173,7 +163,7 @@ def test_event_processing_sns_fans_out_to_two_functions(lab: LambdaRuntime) -> N
     message_id = sns.publish(TopicArn=topic, Message="ada@example.com")["MessageId"]
     for name in ("welcome-mail", "audit-log"):
         key = {"id": {"S": f"{name}:{message_id}"}}
-        item = _eventually(lambda key=key: ddb.get_item(TableName="thumbs", Key=key).get("Item"))
+        item = eventually(lambda key=key: ddb.get_item(TableName="thumbs", Key=key).get("Item"))
         assert item["text"] == {"S": "ada@example.com"}
 
 
@@ -181,6 +171,7 @@ def test_event_processing_sns_fans_out_to_two_functions(lab: LambdaRuntime) -> N
 CLICKS = """
 import base64, json
 import boto3
+
 
 s3 = boto3.client("s3")
 counter = boto3.resource("dynamodb").Table("thumbs")
@@ -227,7 +218,7 @@ def test_stream_processing_kinesis_in_order_with_a_poison_record(lab: LambdaRunt
         got = sqs.receive_message(QueueUrl=failed_url, WaitTimeSeconds=1).get("Messages")
         return json.loads(got[0]["Body"]) if got else None
 
-    record = _eventually(failure, timeout=60)
+    record = eventually(failure, timeout=60)
     info = record["KinesisBatchInfo"]
     assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert info["batchSize"] == 1 and info["streamArn"] == stream_arn
@@ -243,5 +234,5 @@ def test_stream_processing_kinesis_in_order_with_a_poison_record(lab: LambdaRunt
         ]
         return done if len(done) >= 19 else None
 
-    assert _eventually(processed, timeout=30) == [i for i in range(20) if i != 13]
+    assert eventually(processed, timeout=30) == [i for i in range(20) if i != 13]
     lab.client("lambda").delete_event_source_mapping(UUID=mapping["UUID"])

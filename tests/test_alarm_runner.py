@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timezone
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,8 @@ from moto.cloudwatch.models import CloudWatchBackend
 from kernel_runtime import LambdaRuntime
 from kernel_runtime.clock import ManualClock
 from kernel_runtime.observe import AlarmRunner, LambdaMetrics, Store
+
+from ._functions import eventually
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -207,14 +209,6 @@ def test_the_thread_evaluates_on_clock_timers_and_closes_promptly(store: Store) 
         assert time.monotonic() - started < 1.0
         assert not runner.running
         clock.close()
-
-
-def eventually(probe: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not probe():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
 
 
 # -- end to end: boto3, clock speed 60 -------------------------------------------------------------

@@ -11,7 +11,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,21 +47,12 @@ from lab.plot_lifecycle import LifecyclePlot
 from lab.plot_trace import TraceWaterfall
 from lab.plot_tuning import MemoryTuning
 
+from ._functions import eventually
+
 pytestmark = pytest.mark.timeout(60)
 
 NOOP = "def handler(event, context):\n    return {'ok': True}\n"
 _names = itertools.count()
-
-
-def _eventually(probe: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
 
 
 @pytest.fixture(scope="module")
@@ -390,7 +381,7 @@ def test_started_plot_follows_new_invocations(lab: LambdaRuntime, noop: Function
     with ColdWarmPlot(lab, noop.name, interval=0.05) as plot:
         plot.start()
         noop.invoke({})
-        _eventually(lambda: _rows(plot.source) == 4)
+        eventually(lambda: _rows(plot.source) == 4)
         plot.stop()
         assert not plot.refresher.running
     assert plot._closed
@@ -552,7 +543,7 @@ def test_lifecycle_plot_spans_per_environment(lab: LambdaRuntime, noop: Function
     _settle(lab)
     assert plot.update() >= 2 and _rows(plot.spans) >= before + 2
     noop.configure(memory_size=256)  # retires the idle environment: shut down, then DEAD
-    _eventually(lambda: (plot.update() or True) and "shutdown" in plot.spans.data["state"])
+    eventually(lambda: (plot.update() or True) and "shutdown" in plot.spans.data["state"])
     assert plot.open.data["state"] == []
     assert "environments</th><td>1</td>" in plot._repr_mimebundle_()["text/html"]
     plot.close()

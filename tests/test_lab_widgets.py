@@ -8,7 +8,6 @@ import json
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import ipywidgets as w
 import pytest
@@ -21,6 +20,8 @@ from lab.widget_event_builder import EventBuilder
 from lab.widget_function_panel import FunctionPanel
 from lab.widget_load_generator import LoadGenerator
 from lab.widget_log_tail import LogTail
+
+from ._functions import eventually
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -44,17 +45,6 @@ def runtime(tmp_path_factory: pytest.TempPathFactory):
         rt.create_function("echo", "app.handler", ECHO)
         rt.create_function("logger", "app.handler", LOGGER)
         yield rt
-
-
-def _eventually(probe: Any, timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
 
 
 def _html_outputs(out: w.Output) -> str:
@@ -337,16 +327,16 @@ def test_log_tail_follows_new_lines_and_filters(runtime: LambdaRuntime) -> None:
     try:
         assert tail.following
         runtime.function("logger").invoke({"n": 1})
-        _eventually(lambda: "ERROR something broke 1" in _stdout(tail.output))
+        eventually(lambda: "ERROR something broke 1" in _stdout(tail.output))
         assert "INFO all good" in _stdout(tail.output)
-        assert "REPORT RequestId" in _eventually(
+        assert "REPORT RequestId" in eventually(
             lambda: "REPORT" in _stdout(tail.output) and _stdout(tail.output)
         )
         # a filter restarts the follower over the whole group: only matching lines
         tail.filter.value = "ERROR"
-        _eventually(lambda: "ERROR something broke 1" in _stdout(tail.output))
+        eventually(lambda: "ERROR something broke 1" in _stdout(tail.output))
         runtime.function("logger").invoke({"n": 2})
-        _eventually(lambda: "ERROR something broke 2" in _stdout(tail.output))
+        eventually(lambda: "ERROR something broke 2" in _stdout(tail.output))
         shown = _stdout(tail.output)
         assert "INFO" not in shown and "REPORT" not in shown
         assert all("ERROR" in line for line in tail.lines)
@@ -364,7 +354,7 @@ def test_log_tail_keeps_the_last_lines_only(runtime: LambdaRuntime) -> None:
     runtime.store.flush()
     tail = LogTail(runtime, "logger", pattern="ERROR", max_lines=3, interval=0.05)
     try:
-        _eventually(lambda: "ERROR something broke 5" in _stdout(tail.output))
+        eventually(lambda: "ERROR something broke 5" in _stdout(tail.output))
         lines = _stdout(tail.output).splitlines()
         assert len(lines) == 3 and list(tail.lines) == [line + "\n" for line in lines]
         assert lines[-1].endswith("ERROR something broke 5")

@@ -25,6 +25,8 @@ from kernel_runtime.runtime import LambdaRuntime
 from kernel_runtime.sources._mappings import EventSourceMappings
 from kernel_runtime.sources._pollers import failed_item_identifiers
 
+from ._functions import eventually
+
 RECORDER = '''
 import base64, http.client, json, os
 from urllib.parse import urlsplit
@@ -204,19 +206,8 @@ def _function(lab: LambdaRuntime, sqs: Any, code: str, timeout: int = 3) -> tupl
     return name, log_url
 
 
-def _wait(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
 def _wait_state(lam: Any, uuid_: str, state: str) -> dict[str, Any]:
-    return _wait(
+    return eventually(
         lambda: (m := lam.get_event_source_mapping(UUID=uuid_))["State"] == state and m,
         what=f"state {state}",
     )
@@ -254,7 +245,7 @@ class _Log:
             self.entries += _drain(self.sqs, self.url)
             return condition(self)
 
-        _wait(check, timeout, "the function's invocations")
+        eventually(check, timeout, "the function's invocations")
         return self
 
 
@@ -290,7 +281,7 @@ def _put(kinesis: Any, stream: str, *items: Any) -> list[str]:
 
 def _on_failure_record(sqs: Any, url: str) -> dict[str, Any]:
     """The first invocation record that reached the OnFailure queue ``url``, parsed."""
-    moved = _wait(
+    moved = eventually(
         lambda: sqs.receive_message(QueueUrl=url).get("Messages", []),
         what="the on-failure record",
     )
@@ -383,7 +374,7 @@ def test_create_get_list_update_delete(lab: LambdaRuntime, lam: Any, sqs: Any) -
             return True
         return False
 
-    _wait(gone, what="the mapping to be deleted")
+    eventually(gone, what="the mapping to be deleted")
 
 
 def test_list_pages_with_marker(lab: LambdaRuntime, lam: Any, sqs: Any) -> None:
@@ -585,7 +576,7 @@ def test_sqs_batches_respect_batch_size_and_window(
     }
     assert record["attributes"]["ApproximateReceiveCount"] == "1"
     assert sorted(json.loads(r["body"])["n"] for r in log.records()) == list(range(15))
-    _wait(lambda: esm.stats(uid).deleted == 15, what="the batch to be deleted")
+    eventually(lambda: esm.stats(uid).deleted == 15, what="the batch to be deleted")
 
     lam.update_event_source_mapping(UUID=uid, BatchSize=3, MaximumBatchingWindowInSeconds=0)
     sqs.send_message_batch(
@@ -613,7 +604,7 @@ def test_sqs_whole_batch_retry_then_redrive(
     def in_dlq() -> list[dict[str, Any]]:
         return sqs.receive_message(QueueUrl=dlq_url).get("Messages", [])
 
-    moved = _wait(in_dlq, what="the message to reach the dead-letter queue")
+    moved = eventually(in_dlq, what="the message to reach the dead-letter queue")
     assert moved[0]["Body"] == "doomed"
     stats = esm.stats(uid)
     assert stats.errors >= 2 and stats.deleted == 0 and stats.invocations >= 2
@@ -638,7 +629,7 @@ def test_sqs_partial_batch_response(
     assert len(first) == 4
     retried = [json.loads(r["body"])["n"] for r in log.records()[4:]]
     assert sorted(retried) == [1, 3]  # only the reported failures came back
-    _wait(lambda: esm.stats(uid).deleted == 4, what="every message to be deleted")
+    eventually(lambda: esm.stats(uid).deleted == 4, what="every message to be deleted")
     assert _queue_depth(sqs, url) == 0
     lam.delete_event_source_mapping(UUID=uid)
 
@@ -658,7 +649,7 @@ def test_sqs_filter_deletes_messages_that_do_not_match(
         sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"kind": kind}))
     sqs.send_message(QueueUrl=url, MessageBody="plain text")
     log = _Log(sqs, log_url).until(lambda log: len(log.records()) >= 2)
-    _wait(lambda: esm.stats(uid).deleted == 4, what="all four messages to be deleted")
+    eventually(lambda: esm.stats(uid).deleted == 4, what="all four messages to be deleted")
     assert {json.loads(r["body"])["kind"] for r in log.records()} == {"keep"}
     assert len(log.records()) == 2
     assert esm.stats(uid).filtered_out == 2
@@ -922,7 +913,7 @@ def test_close_stops_pollers_promptly(lab: LambdaRuntime, sqs: Any) -> None:
     _, arn = _queue(sqs, _name("close"))
     manager = EventSourceMappings(lab.service, sqs_wait_time_s=1)
     uid = manager.create_event_source_mapping(name, arn)["UUID"]
-    _wait(lambda: manager.get_event_source_mapping(uid)["State"] == "Enabled")
+    eventually(lambda: manager.get_event_source_mapping(uid)["State"] == "Enabled")
     prefix = f"esm-{uid[:8]}"
     assert any(t.name.startswith(prefix) for t in threading.enumerate())
     started = time.monotonic()

@@ -4,13 +4,14 @@ mappings), throttles, lifecycle, metrics and X-Ray segments, and the store outli
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
 
 from kernel_runtime import LambdaRuntime, TooManyRequestsException
 from kernel_runtime.observe import Store, trace_tree
+
+from ._functions import eventually
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -26,24 +27,13 @@ def handler(event, context):
 """
 
 
-def _eventually(probe, timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
-
-
 def test_invocations_lifecycle_and_persistence(tmp_path: Path) -> None:
     path = tmp_path / "store.sqlite3"
     with LambdaRuntime(store=path) as lab:
         lab.create_function("hello", "app.handler", HELLO)
         sync = lab.invoke("hello", {"n": 1})
         lab.invoke("hello", {"n": 2}, invocation_type="Event")
-        _eventually(lambda: len(lab.store.invocations(function="hello")) == 2)
+        eventually(lambda: len(lab.store.invocations(function="hello")) == 2)
         rows = lab.store.invocations(function="hello")
         assert [bool(r["cold_start"]) for r in rows] == [True, False]
         assert rows[0]["request_id"] == sync.request_id
@@ -72,7 +62,7 @@ def test_throttles_are_recorded(tmp_path: Path) -> None:
 
         first = threading.Thread(target=lab.invoke, args=("sleepy", {}))
         first.start()
-        _eventually(lambda: any(e.state == "BUSY" for e in fn.environments()))
+        eventually(lambda: any(e.state == "BUSY" for e in fn.environments()))
         with pytest.raises(TooManyRequestsException):
             lab.invoke("sleepy", {})
         first.join()
@@ -109,7 +99,7 @@ def test_active_tracing_joins_platform_and_handler_segments(tmp_path: Path) -> N
             names = {d.get("name") for d in docs}
             return trace_tree(docs) if "work" in json.dumps(docs) and len(names) >= 2 else None
 
-        found = _eventually(tree)
+        found = eventually(tree)
         origins = [node.get("origin") for node in found["roots"]]
         assert "AWS::Lambda" in origins
 
@@ -136,6 +126,7 @@ def test_active_tracing_joins_platform_and_handler_segments(tmp_path: Path) -> N
 CALLER = """
 import boto3
 
+
 lam = boto3.client("lambda")
 
 def handler(event, context):
@@ -158,7 +149,7 @@ def test_a_trace_spans_a_chain_of_functions(tmp_path: Path) -> None:
         outer = lab.invoke("caller", {}).invocation
         assert outer is not None and outer.function_error is None, outer.log
         root = outer.trace_id.split(";")[0]
-        calls = _eventually(
+        calls = eventually(
             lambda: (rows := lab.store.invocations(function="callee")) and len(rows) == 2 and rows
         )
         assert [r["trace_id"].split(";")[0] for r in calls] == [root, root]
