@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 
@@ -43,6 +44,35 @@ def test_speed_change_is_continuous(clock: PlatformClock) -> None:
         clock.speed = 0
     with pytest.raises(ValueError):
         clock.speed = -1
+
+
+def test_readers_never_see_time_go_back_while_the_speed_changes(clock: PlatformClock) -> None:
+    """Reads take no lock: a reader racing a speed change must still never step back."""
+    stop = threading.Event()
+    backwards: list[tuple[float, float]] = []
+
+    def read() -> None:
+        last = clock.monotonic()
+        while not stop.is_set():
+            now = clock.monotonic()
+            if now < last:
+                backwards.append((last, now))
+            last = now
+
+    readers = [threading.Thread(target=read) for _ in range(3)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+    for r in readers:
+        r.start()
+    try:
+        for i in range(400):
+            clock.speed = 1000.0 if i % 2 else 0.001
+    finally:
+        stop.set()
+        for r in readers:
+            r.join()
+        sys.setswitchinterval(interval)
+    assert backwards == []
 
 
 def test_call_later_fires_in_platform_time() -> None:
