@@ -63,6 +63,39 @@ _SIGNAL_NAMES = {
 }
 
 
+def _json_encoder() -> Callable[[Any], str]:
+    """``json.dumps`` with its defaults, minus the encoder object it builds on every call
+    (most of its cost for a small event): the C encoder made once, circular references
+    still detected."""
+    c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+    if c_make_encoder is None:  # an interpreter without the C accelerator
+        return json.dumps
+    markers: dict[int, Any] = {}
+    encoder = c_make_encoder(
+        markers,
+        json.JSONEncoder().default,
+        json.encoder.encode_basestring_ascii,
+        None,  # indent
+        ": ",
+        ", ",
+        False,  # sort_keys
+        False,  # skipkeys
+        True,  # allow_nan
+    )
+
+    def encode(obj: Any) -> str:
+        try:
+            return "".join(encoder(obj, 0))
+        except BaseException:
+            markers.clear()  # left holding the ids it was inside of
+            raise
+
+    return encode
+
+
+_encode_event = _json_encoder()
+
+
 def _compact(obj: Any) -> str:
     """JSON as the runtime writes it: no spaces."""
     return json.dumps(obj, separators=(",", ":"))
@@ -82,16 +115,6 @@ class State(str, enum.Enum):
 
 _EOF = -1
 _TIMEOUT = -2
-
-
-class _Outcome:
-    """What waiting on the worker produced: a frame kind, ``_EOF`` or ``_TIMEOUT``."""
-
-    __slots__ = ("body", "kind")
-
-    def __init__(self, kind: int, body: bytes = b"") -> None:
-        self.kind = kind
-        self.body = body
 
 
 class ExecutionEnvironment:
@@ -245,10 +268,10 @@ class ExecutionEnvironment:
             theirs.close()
             os.close(log_w)
         self._handle = handle
-        outcome = self._wait(time.monotonic() + time_limit)
+        kind, body = self._wait(time.monotonic() + time_limit)
         init_ms = (time.perf_counter() - t0) * 1000
-        if outcome.kind == P.READY:
-            info = json.loads(outcome.body)
+        if kind == P.READY:
+            info = json.loads(body)
             self.pid = info["pid"]
             if handle.group is None:  # READY can overtake the zygote's "spawned" message
                 handle.group = info["group"]
@@ -259,10 +282,10 @@ class ExecutionEnvironment:
             }
             self.sandbox._watch(self)
             return "ready", init_ms, info
-        if outcome.kind == P.INIT_ERROR:
+        if kind == P.INIT_ERROR:
             self._await_exit()
-            return "error", init_ms, json.loads(outcome.body)
-        if outcome.kind == _TIMEOUT:
+            return "error", init_ms, json.loads(body)
+        if kind == _TIMEOUT:
             self._kill_process()
             return "timeout", init_ms, {}
         reason, error_type = self._exit_reason()
@@ -351,7 +374,7 @@ class ExecutionEnvironment:
                         f"json: {exc}"
                     ) from None
         else:
-            payload = json.dumps(payload).encode()
+            payload = _encode_event(payload).encode()
         if len(payload) > SYNC_PAYLOAD_LIMIT:
             raise RequestTooLargeException(
                 f"Request must be smaller than {SYNC_PAYLOAD_LIMIT} bytes "
@@ -423,9 +446,9 @@ class ExecutionEnvironment:
         self.sandbox._busy(self, True)
         try:
             P.send_frame(self._sock, P.INVOKE, meta_b, payload)
-            outcome = self._wait(deadline)
+            kind, body = self._wait(deadline)
         except OSError:
-            outcome = _Outcome(_EOF)
+            kind, body = _EOF, b""
         finally:
             self.sandbox._busy(self, False)
         duration = (time.perf_counter() - t0) * 1000
@@ -435,12 +458,12 @@ class ExecutionEnvironment:
         function_error: str | None = None
         status = "success"
         report_error: str | None = None
-        if outcome.kind == P.RESULT or outcome.kind == P.ERROR:
-            rss = P.RSS.unpack_from(outcome.body)[0]
+        if kind == P.RESULT or kind == P.ERROR:
+            rss = P.RSS.unpack_from(body)[0]
             if rss > self._peak_rss:
                 self._peak_rss = rss
-            body = outcome.body[P.RSS.size :]
-            if outcome.kind == P.ERROR:
+            body = body[P.RSS.size :]
+            if kind == P.ERROR:
                 function_error = "Unhandled"
                 status = "error"
                 error_type = json.loads(body).get("errorType")
@@ -458,7 +481,7 @@ class ExecutionEnvironment:
                     }
                 ).encode()
             next_state = State.READY
-        elif outcome.kind == _TIMEOUT:
+        elif kind == _TIMEOUT:
             self._note_peak()
             self._kill_process()
             status, error_type, function_error = "timeout", "Sandbox.Timedout", "Unhandled"
@@ -604,8 +627,9 @@ class ExecutionEnvironment:
         return inv
 
     # -- waiting, logs, exits -----------------------------------------------------------------
-    def _wait(self, deadline: float) -> _Outcome:
-        """Wait for the next frame from the worker while collecting its output.
+    def _wait(self, deadline: float) -> tuple[int, bytes]:
+        """Wait for the next frame from the worker while collecting its output: ``(kind,
+        body)``, or ``(_TIMEOUT, b"")`` / ``(_EOF, b"")``.
 
         Output is drained before the socket is read: the worker writes its output before its
         result, so when the result is readable, any output of the request is already in the
@@ -613,11 +637,14 @@ class ExecutionEnvironment:
         """
         sock, log_r, frames = self._sock, self._log_r, self._frames
         assert sock is not None
-        frame = frames.pop()
-        while frame is None:
+        if len(frames):
+            frame = frames.pop()
+            if frame is not None:
+                return frame
+        while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                return _Outcome(_TIMEOUT)
+                return _TIMEOUT, b""
             events = self._poll.poll(math.ceil(left * 1000))
             if len(events) > 1 or (events and events[0][0] == log_r):
                 self._drain_log()
@@ -630,10 +657,10 @@ class ExecutionEnvironment:
                     data = b""
                 if not data:
                     self._drain_log()
-                    return _Outcome(_EOF)
-                frames.feed(data)
-            frame = frames.pop()
-        return _Outcome(*frame)
+                    return _EOF, b""
+                frame = frames.feed_pop(data)
+                if frame is not None:
+                    return frame
 
     def _drain_log(self) -> None:
         fd = self._log_r
@@ -661,6 +688,8 @@ class ExecutionEnvironment:
                 self._log_dropped += len(chunk) - max(room, 0)
 
     def _take_log(self) -> str:
+        if not self._log:
+            return ""
         text = self._log.decode("utf-8", "backslashreplace")
         self._log = bytearray()
         return text

@@ -94,6 +94,17 @@ class FrameBuffer:
     def feed(self, data: bytes) -> None:
         self._buf += data
 
+    def feed_pop(self, data: bytes) -> tuple[int, bytes] | None:
+        """``feed(data)`` then ``pop()``; a read that is exactly one frame (the usual reply)
+        is sliced directly, without passing through the buffer."""
+        buf = self._buf
+        if not buf and len(data) >= HEADER.size:
+            length, kind = HEADER.unpack_from(data)
+            if len(data) == HEADER.size + length:
+                return kind, data[HEADER.size :]
+        buf += data
+        return self.pop()
+
     def pop(self) -> tuple[int, bytes] | None:
         """The next complete frame as ``(kind, body)``, or None if one is not complete yet."""
         buf = self._buf
