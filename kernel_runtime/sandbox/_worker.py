@@ -10,15 +10,14 @@ fork costs only page-table copies.
 from __future__ import annotations
 
 import decimal
-import fcntl
 import importlib
 import io
 import json
 import logging
 import os
 import resource
+import select
 import socket
-import struct
 import sys
 import time
 import traceback
@@ -27,13 +26,13 @@ from typing import Any
 
 from ._protocol import (
     ERROR,
-    HEADER,
     INIT_ERROR,
     INVOKE,
     READY,
     RESULT,
     RSS,
     SHUTDOWN,
+    FrameBuffer,
     send_frame,
     unpack_meta,
 )
@@ -347,15 +346,19 @@ def _peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+_std_probe: Any = None
+
+
 def _repair_std_fds() -> None:
-    """Put fds 0-2 back if a handler closed them, so the next request still logs. F_GETFD is
-    the cheapest probe (no stat object); a closed fd answers EBADF."""
-    for fd in (1, 2, 0):
-        try:
-            fcntl.fcntl(fd, fcntl.F_GETFD)
-            continue
-        except OSError:
-            pass
+    """Put fds 0-2 back if a handler closed them, so the next request still logs. One
+    ``poll`` asking for no events probes all three (a closed fd answers POLLNVAL)."""
+    global _std_probe
+    if _std_probe is None:
+        _std_probe = select.poll()
+        for fd in (0, 1, 2):
+            _std_probe.register(fd, 0)
+    closed = [fd for fd, ev in _std_probe.poll(0) if ev & select.POLLNVAL]
+    for fd in sorted(closed, reverse=True):  # 2 and 1 from the backup before 0
         if fd:
             os.dup2(_BACKUP_LOG_FD, fd)
         else:
@@ -449,17 +452,19 @@ def run(spec: dict[str, Any], started: float, gate: Callable[[], None] | None = 
         ).encode(),
     )
 
-    head = HEADER
-    rfile = sock.makefile("rb", buffering=1 << 16)  # usually one recv for header and body
+    frames = FrameBuffer()
+    recv = sock.recv
     while True:
-        try:
-            raw = rfile.read(head.size)
-            length, kind = head.unpack(raw)
-            body = rfile.read(length) if length else b""
-            if len(body) != length:
-                raise EOFError
-        except (EOFError, OSError, struct.error):
-            os._exit(0)
+        frame = frames.pop() if len(frames) else None
+        while frame is None:  # usually one recv holds the whole request
+            try:
+                data = recv(1 << 16)
+            except OSError:
+                data = b""
+            if not data:
+                os._exit(0)
+            frame = frames.feed_pop(data)
+        kind, body = frame
         if kind == SHUTDOWN:
             os._exit(0)
         if kind != INVOKE:
