@@ -144,7 +144,9 @@ class EnvironmentPools:
         started = time.perf_counter()
         with self._lock:
             decision = policy.admit(self._state, self.limits, function, pool, self._now())
-            stats = self._stats.setdefault(function, PoolStats())
+            stats = self._stats.get(function)
+            if stats is None:
+                stats = self._stats[function] = PoolStats()
             if decision.throttled:
                 stats.throttles += 1
                 self.series.throttle(time.time(), self._state.busy, len(self._envs))

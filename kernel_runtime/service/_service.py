@@ -10,9 +10,8 @@ import json
 import random
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .._ids import request_id
 from ..errors import (
@@ -42,9 +41,10 @@ EXECUTION_ROLE = {
 CLIENT_CONTEXT_LIMIT = 3583
 
 
-@dataclass(frozen=True)
-class InvokeResult:
-    """What the Invoke API answers: status code, body and the X-Amz-* headers' values."""
+class InvokeResult(NamedTuple):
+    """What the Invoke API answers: status code, body and the X-Amz-* headers' values (a
+    named tuple: immutable, and built on every invoke in a fraction of a frozen dataclass's
+    time)."""
 
     status_code: int  # 200 RequestResponse, 202 Event, 204 DryRun
     payload: bytes
@@ -151,13 +151,15 @@ class LambdaService:
             return self._invoke_async(
                 target, body if raw else json.dumps(body).encode(), trace_header
             )
-        context = _client_context(client_context)
-        version, config = target.pick(self._random.random())
+        if len(target.routing) == 1:  # no traffic shifting: no draw
+            version, config = target.version, target.config
+        else:
+            version, config = target.pick(self._random.random())
         inv = self.pools.invoke(
             config,
             body,
-            pool_key=self._pool_key(target, version),
-            client_context=context,
+            pool_key=version if target.alias is None else self._pool_key(target, version),
+            client_context=None if client_context is None else _client_context(client_context),
             invoked_function_arn=target.function_arn
             if qualifier or ":" in function_name
             else config.function_arn,
