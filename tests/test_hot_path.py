@@ -1,0 +1,99 @@
+"""Pieces of the invoke path made cheaper: each must keep the exact behaviour it replaced."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+
+import pytest
+
+from kernel_runtime._ids import request_and_trace
+from kernel_runtime.sandbox._environment import _encode_event
+from kernel_runtime.sandbox._protocol import HEADER, RESULT, FrameBuffer, pack
+
+_UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+_TRACE = re.compile(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=[01]")
+
+
+def test_request_ids_from_prefetched_randomness_are_well_formed_and_unique_across_threads():
+    seen: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    def draw() -> None:
+        mine = [request_and_trace(i % 2 == 0) for i in range(500)]  # several refills
+        with lock:
+            seen.extend(mine)
+
+    threads = [threading.Thread(target=draw) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(seen) == 2000
+    assert all(_UUID4.fullmatch(rid) and _TRACE.fullmatch(trace) for rid, trace in seen)
+    assert len({rid for rid, _ in seen}) == 2000
+    assert len({trace[7:40] for _, trace in seen}) == 2000  # the roots' random parts too
+
+
+def test_a_forked_child_does_not_reuse_its_parents_prefetched_ids():
+    request_and_trace()  # the batch is drawn; most of it is still unused
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.close(read)
+        os.write(write, request_and_trace()[0].encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 100).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    parent = [request_and_trace()[0] for _ in range(70)]  # more than the rest of the batch
+    assert _UUID4.fullmatch(child)
+    assert child not in parent
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {},
+        {"a": [1, 2.5, None, True, False, "é\u2028\x00"], "b": {"c": {}}},
+        "text",
+        17,
+        1e300,
+        float("nan"),
+        [float("inf"), -float("inf")],
+        {1: 2, None: 3, 2.5: 5},
+        {True: 4, False: 0},
+    ],
+)
+def test_event_encoding_matches_json_dumps(event):
+    assert _encode_event(event) == json.dumps(event)
+
+
+def test_event_encoding_errors_match_json_dumps_and_leave_it_usable():
+    shared = {"k": 1}
+    circular: list = []
+    circular.append(circular)
+    for bad in (circular, {"x": object()}, {(1, 2): 3}):
+        with pytest.raises(Exception) as ours:
+            _encode_event(bad)
+        with pytest.raises(Exception) as theirs:
+            json.dumps(bad)
+        assert (type(ours.value), str(ours.value)) == (type(theirs.value), str(theirs.value))
+        # no id left behind from the failed call: the same object twice is not "circular"
+        assert _encode_event([shared, shared]) == json.dumps([shared, shared])
+
+
+def test_frame_buffer_feed_pop_takes_whole_frames_directly_and_splits_the_rest():
+    frames = FrameBuffer()
+    one = pack(RESULT, b"hello")
+    assert frames.feed_pop(one) == (RESULT, b"hello")
+    assert len(frames) == 0
+    two = pack(RESULT, b"a" * 10) + pack(RESULT, b"b")
+    assert frames.feed_pop(two[:3]) is None  # a header cut short
+    assert frames.feed_pop(two[3:]) == (RESULT, b"a" * 10)
+    assert frames.pop() == (RESULT, b"b")
+    assert frames.pop() is None
+    assert frames.feed_pop(pack(RESULT)[: HEADER.size]) == (RESULT, b"")
