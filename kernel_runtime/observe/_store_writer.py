@@ -44,6 +44,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from .._affinity import original_cpus
 from ..invocation import Invocation
 from ._logs import emf_metrics, log_group_name, timed_messages
 
@@ -516,6 +517,12 @@ def start_writer(path: str | os.PathLike[str]) -> tuple[subprocess.Popen[bytes],
         raise
     finally:
         theirs.close()
+    cpus = original_cpus()
+    if cpus:  # the writer forks nothing: setting it from here, just after its exec, is enough
+        try:
+            os.sched_setaffinity(process.pid, cpus)
+        except OSError:  # it exited already; the owner sees that on the socket
+            pass
     return process, ours
 
 

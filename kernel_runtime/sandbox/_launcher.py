@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._affinity import environment_cpus
 from ..errors import SandboxUnavailable
 
 __all__ = ["Launcher", "ProcessHandle"]
@@ -71,6 +72,7 @@ class Launcher:
             "isolate": isolate,
             "owner_pid": os.getpid(),
             "orphaned_dirs": list(orphaned_dirs),
+            "cpus": environment_cpus(),
         }
         self.proc = subprocess.Popen(
             [
