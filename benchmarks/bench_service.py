@@ -38,9 +38,12 @@ def _uss(pid: int) -> int:
         return 0
 
 
-def bench_throughput(seconds: float = 3.0, callers: int = 2, memory_size: int = 1769) -> dict:
-    """Invocations per second with ``callers`` threads on their own warm environments."""
-    with LambdaRuntime() as lab:
+def bench_throughput(
+    seconds: float = 3.0, callers: int = 2, memory_size: int = 1769, pin_platform: bool = False
+) -> dict:
+    """Invocations per second with ``callers`` threads on their own warm environments
+    (``pin_platform``: the runtime's process on one core, environments on the others)."""
+    with LambdaRuntime(pin_platform=pin_platform) as lab:
         lab.create_function("noop", "app.handler", NOOP, memory_size=memory_size)
         for _ in range(200):
             lab.invoke("noop", {})
@@ -70,6 +73,7 @@ def bench_throughput(seconds: float = 3.0, callers: int = 2, memory_size: int = 
         "single_p50_us": samples[len(samples) // 2] / 1000,
         "single_p99_us": samples[int(len(samples) * 0.99)] / 1000,
         "memory_size_mb": memory_size,
+        "pin_platform": pin_platform,
     }
 
 
