@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -74,3 +75,24 @@ def test_pin_platform_keeps_the_process_on_one_core_and_environments_off_it(
     assert out["zygote"] == out["environment"]
     assert out["writer"] == every
     assert out["after"] == [every]  # close() gave every thread its CPUs back
+
+
+def test_serve_pin_platform_pins_the_service_process(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kernel_runtime", "serve", "--port", "0", "--pin-platform",
+         "--home", str(tmp_path)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        url = proc.stdout.readline().strip() if proc.stdout else ""
+        assert url.startswith("http://127.0.0.1:"), proc.stderr.read() if proc.stderr else ""
+        assert sorted(os.sched_getaffinity(proc.pid)) == [min(os.sched_getaffinity(0))]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
