@@ -58,26 +58,34 @@ def _fresh_local() -> None:
 os.register_at_fork(after_in_child=_fresh_local)
 
 
-def _random_hex() -> str:
-    """72 random hex digits for one request. Drawn ``_BATCH`` requests at a time, per thread:
-    the invoke path then makes no ``getrandom`` call, and with it one GIL release (a
-    handoff to another invoking thread) less per request."""
-    try:
-        return _local.hex.pop()
-    except (AttributeError, IndexError):
-        raw = os.urandom(36 * _BATCH).hex()
-        _local.hex = batch = [raw[i : i + 72] for i in range(0, 72 * _BATCH, 72)]
-        return batch.pop()
+def _draw() -> list[tuple[str, str]]:
+    """``_BATCH`` requests' ``(request id, trace header tail)`` from one ``getrandom`` call,
+    formatted together (one tight loop instead of a cold one per request)."""
+    raw = os.urandom(36 * _BATCH).hex()
+    batch = []
+    for i in range(0, 72 * _BATCH, 72):
+        x = raw[i : i + 72]
+        v = "89ab"[int(x[16], 16) & 3]
+        batch.append(
+            (
+                f"{x[:8]}-{x[8:12]}-4{x[13:16]}-{v}{x[17:20]}-{x[20:32]}",
+                f"-{x[32:56]};Parent={x[56:]};Sampled=",
+            )
+        )
+    return batch
 
 
 def request_and_trace(sampled: bool = False) -> tuple[str, str]:
     """A request id and a new X-Ray trace header (the invoke path makes both for every
-    request)."""
-    x = _random_hex()
-    v = "89ab"[int(x[16], 16) & 3]
-    rid = f"{x[:8]}-{x[8:12]}-4{x[13:16]}-{v}{x[17:20]}-{x[20:32]}"
-    root = f"1-{int(time.time()):08x}-{x[32:56]}"
-    return rid, f"Root={root};Parent={x[56:]};Sampled={1 if sampled else 0}"
+    request). Drawn ``_BATCH`` requests at a time, per thread: the invoke path then makes no
+    ``getrandom`` call, and with it one GIL release (a handoff to another invoking thread)
+    less per request."""
+    try:
+        rid, tail = _local.batch.pop()
+    except (AttributeError, IndexError):
+        _local.batch = batch = _draw()
+        rid, tail = batch.pop()
+    return rid, f"Root=1-{int(time.time()):08x}{tail}{1 if sampled else 0}"
 
 
 def new_trace_header(sampled: bool = False, now: float | None = None) -> str:
