@@ -11,6 +11,7 @@ import pytest
 
 from kernel_runtime._ids import request_and_trace
 from kernel_runtime.sandbox._environment import _encode_event
+from kernel_runtime.sandbox._platform import PlatformLog
 from kernel_runtime.sandbox._protocol import HEADER, RESULT, FrameBuffer, pack
 
 _UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
@@ -97,3 +98,25 @@ def test_frame_buffer_feed_pop_takes_whole_frames_directly_and_splits_the_rest()
     assert frames.pop() == (RESULT, b"b")
     assert frames.pop() is None
     assert frames.feed_pop(pack(RESULT)[: HEADER.size]) == (RESULT, b"")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "status", "init_ms", "error", "trace"),
+    [
+        ("Text", "success", None, None, None),  # the one-format case
+        ("Text", "success", 12.345, None, None),
+        ("Text", "error", None, "Runtime.ExitError", None),
+        ("Text", "timeout", None, "Sandbox.Timedout", None),
+        ("Text", "success", None, None, "Root=1-5f000000-0123456789abcdef01234567;"
+         "Parent=0123456789abcdef;Sampled=1"),
+        ("JSON", "success", None, None, None),
+    ],
+)  # fmt: skip
+def test_end_report_is_end_then_report(fmt, status, init_ms, error, trace):
+    log = PlatformLog(fmt, None, "us-east-1")
+    args = ("r-1", 1.234567, 2, 1769, 42, init_ms)
+    expected = log.end("r-1", status) + log.report(*args, status, error, trace)
+    got = log.end_report("r-1", status, *args[1:], error, trace)
+    if fmt == "JSON":  # timestamps differ by the microseconds between the two calls
+        got, expected = (re.sub(r'"time": "[^"]+"', "", x) for x in (got, expected))
+    assert got == expected

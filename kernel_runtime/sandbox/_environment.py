@@ -113,6 +113,11 @@ class State(str, enum.Enum):
     DEAD = "DEAD"
 
 
+#: Members as module names for the invoke path: reading one through its class costs ~0.25 us
+#: on Python 3.11, and a request compares states a dozen times.
+_READY, _FROZEN, _BUSY, _RESET = State.READY, State.FROZEN, State.BUSY, State.RESET
+_GONE = (State.SHUTTING_DOWN, State.DEAD)
+
 _EOF = -1
 _TIMEOUT = -2
 
@@ -381,7 +386,7 @@ class ExecutionEnvironment:
                 "for the InvokeFunction operation"
             )
         with self._lock:
-            if self.state in (State.SHUTTING_DOWN, State.DEAD):
+            if self.state in _GONE:
                 raise ResourceConflictException(
                     f"Execution environment {self.environment_id} is {self.state.value}"
                 )
@@ -417,7 +422,7 @@ class ExecutionEnvironment:
         cold = self._pending_init_ms is not None
         init_ms = self._pending_init_ms
         self._pending_init_ms = None
-        if self.state == State.RESET:
+        if self.state is _RESET:
             # after a failed init the retry runs inside the invoke ("suppressed init"), bounded by
             # the function timeout; after a crash or timeout it is an ordinary cold start
             phase = "invoke" if self._init_error is not None else "init"
@@ -433,9 +438,9 @@ class ExecutionEnvironment:
                 t0 = time.perf_counter()
                 started_at = time.time()
                 deadline = time.monotonic() + timeout_s
-        elif self.state == State.FROZEN:
+        elif self.state is _FROZEN:
             self.sandbox.backend.thaw(self._group, self.pid or 0)
-        self._record(State.BUSY, started_at)
+        self._record(_BUSY, started_at)
         head = self._pending_log + self._platform.start(rid, cfg.version)
         self._pending_log = ""
         deadline_ms = int((started_at + timeout_s) * 1000)
@@ -480,7 +485,7 @@ class ExecutionEnvironment:
                         "errorType": error_type,
                     }
                 ).encode()
-            next_state = State.READY
+            next_state = _READY
         elif kind == _TIMEOUT:
             self._note_peak()
             self._kill_process()
@@ -493,7 +498,7 @@ class ExecutionEnvironment:
                     "errorType": error_type,
                 }
             ).encode()
-            next_state = State.RESET
+            next_state = _RESET
         else:  # the runtime process died under the request
             reason, error_type = self._exit_reason()
             status, function_error, report_error = "error", "Unhandled", error_type
@@ -501,8 +506,8 @@ class ExecutionEnvironment:
             body = _compact(
                 {"errorMessage": f"RequestId: {rid} Error: {reason}", "errorType": error_type}
             ).encode()
-            next_state = State.RESET
-        if next_state is State.RESET:
+            next_state = _RESET
+        if next_state is _RESET:
             self._close_channel()
         log = head + self._take_log() + tail
         return self._complete(
@@ -581,15 +586,14 @@ class ExecutionEnvironment:
             max_used = cfg.memory_size
         else:
             max_used = min(max(1, round(self._peak_rss / 1048576)), cfg.memory_size)
-        log += self._platform.end(rid, status)
-        log += self._platform.report(
+        log += self._platform.end_report(
             rid,
+            status,
             duration,
             billed,
             cfg.memory_size,
             max_used,
             init_ms,
-            status,
             report_error,
             trace if self._active else None,
         )
@@ -620,9 +624,9 @@ class ExecutionEnvironment:
             log_bytes_dropped=dropped,
         )
         self.last_used = time.monotonic()
-        if self.state not in (State.SHUTTING_DOWN, State.DEAD):
+        if self.state not in _GONE:
             self._record(next_state)
-            if next_state is State.READY:
+            if next_state is _READY:
                 self.sandbox._idle(self)
         return inv
 

@@ -97,6 +97,38 @@ class PlatformLog:
             )
         return f"RequestId: {request_id} Error: {reason}\n{error_type}\n"
 
+    def end_report(
+        self,
+        request_id: str,
+        status: str,
+        duration_ms: float,
+        billed_ms: int,
+        memory_mb: int,
+        max_used_mb: int,
+        init_ms: float | None,
+        error_type: str | None,
+        trace: str | None = None,
+    ) -> str:
+        """END then REPORT. A warm success in the Text format without Active tracing, the
+        invoke path's usual case, is one format; the rest is :meth:`end` + :meth:`report`."""
+        if init_ms is None and trace is None and status == "success" and not self.json:
+            return (
+                f"END RequestId: {request_id}\nREPORT RequestId: {request_id}\t"
+                f"Duration: {duration_ms:.2f} ms\tBilled Duration: {billed_ms} ms\t"
+                f"Memory Size: {memory_mb} MB\tMax Memory Used: {max_used_mb} MB\t\n"
+            )
+        return self.end(request_id, status) + self.report(
+            request_id,
+            duration_ms,
+            billed_ms,
+            memory_mb,
+            max_used_mb,
+            init_ms,
+            status,
+            error_type,
+            trace,
+        )
+
     def end(self, request_id: str, status: str) -> str:
         if self.json:
             return (

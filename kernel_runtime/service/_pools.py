@@ -23,6 +23,8 @@ from . import _policy as policy
 
 __all__ = ["EnvironmentPools", "PoolStats", "ProvisionedStatus"]
 
+_DEAD = State.DEAD  # read once: an enum member through its class costs ~0.25 us on 3.11
+
 
 @dataclass
 class ProvisionedStatus:
@@ -203,7 +205,7 @@ class EnvironmentPools:
         """A request ended (under the lock): the environment goes back to idle, or is
         forgotten when it is retired, dead or surplus provisioned; True = shut it down."""
         env_id = env.environment_id
-        if env_id in self._retired or env.state is State.DEAD:
+        if env_id in self._retired or env.state is _DEAD:
             policy.environment_lost(self._state, function, pool, provisioned=provisioned, busy=True)
             self._forget(env_id)
             return True
