@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import decimal
 import json
 import os
 import re
 import threading
+import time
 
 import pytest
 
 from kernel_runtime._ids import request_and_trace
 from kernel_runtime.sandbox._environment import _encode_event
 from kernel_runtime.sandbox._platform import PlatformLog
-from kernel_runtime.sandbox._protocol import HEADER, RESULT, FrameBuffer, pack
+from kernel_runtime.sandbox._protocol import HEADER, RESULT, FrameBuffer, json_encoder, pack
+from kernel_runtime.sandbox._worker import _dumps, _Encoder
 
 _UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 _TRACE = re.compile(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=[01]")
@@ -120,3 +123,44 @@ def test_end_report_is_end_then_report(fmt, status, init_ms, error, trace):
     if fmt == "JSON":  # timestamps differ by the microseconds between the two calls
         got, expected = (re.sub(r'"time": "[^"]+"', "", x) for x in (got, expected))
     assert got == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"ok": True}, {"é": "\u2028", "n": [1, 2.5]}, decimal.Decimal("3"), [decimal.Decimal("2.5")]],
+)
+def test_the_workers_response_encoding_matches_its_encoder_class(value):
+    assert _dumps(value) == _Encoder(ensure_ascii=False, separators=(",", ":")).encode(value)
+
+
+def test_threads_encoding_the_same_object_do_not_see_each_others_markers():
+    """A default() that yields the GIL mid-document: with one shared markers dict, another
+    thread encoding the same object would see it as a circular reference."""
+
+    class Slow:
+        pass
+
+    class Encoder(json.JSONEncoder):
+        def default(self, o):
+            if isinstance(o, Slow):
+                time.sleep(0.001)  # another thread runs, inside the same document
+                return "slow"
+            return super().default(o)
+
+    encode = json_encoder(Encoder())
+    shared = {"a": [Slow(), Slow()]}
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        for _ in range(20):
+            try:
+                assert encode(shared) == '{"a": ["slow", "slow"]}'
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []

@@ -63,37 +63,7 @@ _SIGNAL_NAMES = {
 }
 
 
-def _json_encoder() -> Callable[[Any], str]:
-    """``json.dumps`` with its defaults, minus the encoder object it builds on every call
-    (most of its cost for a small event): the C encoder made once, circular references
-    still detected."""
-    c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
-    if c_make_encoder is None:  # an interpreter without the C accelerator
-        return json.dumps
-    markers: dict[int, Any] = {}
-    encoder = c_make_encoder(
-        markers,
-        json.JSONEncoder().default,
-        json.encoder.encode_basestring_ascii,
-        None,  # indent
-        ": ",
-        ", ",
-        False,  # sort_keys
-        False,  # skipkeys
-        True,  # allow_nan
-    )
-
-    def encode(obj: Any) -> str:
-        try:
-            return "".join(encoder(obj, 0))
-        except BaseException:
-            markers.clear()  # left holding the ids it was inside of
-            raise
-
-    return encode
-
-
-_encode_event = _json_encoder()
+_encode_event = P.json_encoder(json.JSONEncoder())  # json.dumps, minus its per-call setup
 
 
 def _compact(obj: Any) -> str:

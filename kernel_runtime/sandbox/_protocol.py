@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import socket
 import struct
+import threading
+from collections.abc import Callable
 from typing import Any
 
 __all__ = [
@@ -21,6 +23,7 @@ __all__ = [
     "RESULT",
     "SHUTDOWN",
     "FrameBuffer",
+    "json_encoder",
     "pack",
     "pack_meta",
     "send_frame",
@@ -40,6 +43,48 @@ ERROR = 13
 
 #: Result frames carry the worker's peak RSS (bytes) before the payload.
 RSS = struct.Struct("!Q")
+
+
+def json_encoder(encoder: json.JSONEncoder) -> Callable[[Any], str]:
+    """``encoder.encode`` minus the C encoder object it builds on every call (most of its
+    cost for a small document): built once per thread here, with the same settings (a
+    thread's circular-reference markers are its own). Both sides of an invoke encode one
+    document each."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None or encoder.indent is not None:  # no C accelerator, or pretty-printing
+        return encoder.encode
+    local = threading.local()
+
+    def build() -> tuple[Callable[[Any, int], Any], dict[int, Any] | None]:
+        markers: dict[int, Any] | None = {} if encoder.check_circular else None
+        c_encode = make(
+            markers,
+            encoder.default,
+            json.encoder.encode_basestring_ascii
+            if encoder.ensure_ascii
+            else json.encoder.encode_basestring,
+            None,
+            encoder.key_separator,
+            encoder.item_separator,
+            encoder.sort_keys,
+            encoder.skipkeys,
+            encoder.allow_nan,
+        )
+        return c_encode, markers
+
+    def encode(obj: Any) -> str:
+        try:
+            c_encode, markers = local.encoder
+        except AttributeError:
+            local.encoder = (c_encode, markers) = build()
+        try:
+            return "".join(c_encode(obj, 0))
+        except BaseException:
+            if markers:
+                markers.clear()  # left holding the ids it was inside of
+            raise
+
+    return encode
 
 
 def pack(kind: int, body: bytes = b"") -> bytes:

@@ -33,6 +33,7 @@ from ._protocol import (
     RSS,
     SHUTDOWN,
     FrameBuffer,
+    json_encoder,
     send_frame,
     unpack_meta,
 )
@@ -332,7 +333,7 @@ class _Encoder(json.JSONEncoder):
         return super().default(o)
 
 
-_dumps = _Encoder(ensure_ascii=False, separators=(",", ":")).encode
+_dumps = json_encoder(_Encoder(ensure_ascii=False, separators=(",", ":")))
 
 
 # -- the loop ---------------------------------------------------------------------------------
