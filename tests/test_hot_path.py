@@ -8,9 +8,11 @@ import os
 import re
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
+from kernel_runtime import LambdaRuntime
 from kernel_runtime._ids import request_and_trace
 from kernel_runtime.sandbox._environment import _encode_event
 from kernel_runtime.sandbox._platform import PlatformLog
@@ -164,3 +166,40 @@ def test_threads_encoding_the_same_object_do_not_see_each_others_markers():
     for t in threads:
         t.join()
     assert errors == []
+
+
+def _voluntary_switches(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("voluntary_ctxt_switches"):
+                return int(line.split()[1])
+    raise AssertionError("no voluntary_ctxt_switches line")
+
+
+def test_the_worker_sleeps_once_per_invoke(tmp_path: Path) -> None:
+    """Asleep in a unix socket's recv, the worker was also woken each time the supervisor
+    read its reply (a write-space wakeup), i.e. twice per invoke when it was already back
+    in recv by then; it waits in poll now. Two callers make that the usual case."""
+    with LambdaRuntime(home=tmp_path, store=False, endpoint=False, freeze=False) as lab:
+        lab.create_function("f", "app.handler", "def handler(e, c):\n    return 1\n")
+
+        def call(n: int) -> None:
+            for _ in range(n):
+                assert lab.invoke("f", {}).payload == b"1"
+
+        threads = [threading.Thread(target=call, args=(50,)) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        envs = lab.service.pools.environments("f")
+        before = {e.pid: _voluntary_switches(e.pid) for e in envs if e.pid}
+        threads = [threading.Thread(target=call, args=(300,)) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        done = sum(e.invocation_count for e in envs) - 100
+        slept = sum(_voluntary_switches(pid) - n for pid, n in before.items())
+    assert done == 600
+    assert slept / done < 1.15, slept / done

@@ -455,10 +455,16 @@ def run(spec: dict[str, Any], started: float, gate: Callable[[], None] | None = 
 
     frames = FrameBuffer()
     recv = sock.recv
+    # Wait in poll, not in recv: a task asleep in a unix socket's recv is also woken each time
+    # its peer reads what it sent (the "write space" wakeup), i.e. once per invoke for nothing;
+    # poll's waits only wake for what they asked for (POLLIN).
+    wait = select.poll()
+    wait.register(sock.fileno(), select.POLLIN)
     while True:
         frame = frames.pop() if len(frames) else None
         while frame is None:  # usually one recv holds the whole request
             try:
+                wait.poll()
                 data = recv(1 << 16)
             except OSError:
                 data = b""
