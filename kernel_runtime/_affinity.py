@@ -8,6 +8,11 @@ process on one core turns those into cheap switches on one core. Environments th
 other cores (as on AWS, where the service never shares a function's cores): otherwise the
 kernel's wake-up heuristics keep pulling a worker onto the core of the thread that woke it.
 The store's writer gets the original CPUs back.
+
+The pinned threads are also scheduled as a batch (``SCHED_BATCH``): a thread woken by its
+environment's reply then waits for the running thread to block instead of preempting it,
+only to block on the GIL that thread still holds (two extra switches per request, measured;
+1.2-1.4x the throughput of 2 callers on one core).
 """
 
 from __future__ import annotations
@@ -15,7 +20,14 @@ from __future__ import annotations
 import os
 import threading
 
-__all__ = ["available", "environment_cpus", "original_cpus", "pin_process", "unpin_process"]
+__all__ = [
+    "available",
+    "batched",
+    "environment_cpus",
+    "original_cpus",
+    "pin_process",
+    "unpin_process",
+]
 
 _lock = threading.Lock()
 _pins = 0
@@ -30,10 +42,17 @@ def _threads() -> list[int]:
         return [0]
 
 
-def _set_all(cpus: frozenset[int]) -> None:
+_BATCH = getattr(os, "SCHED_BATCH", None)
+_OTHER = getattr(os, "SCHED_OTHER", None)
+_batched = False
+
+
+def _set_all(cpus: frozenset[int], policy: int | None = None) -> None:
     for tid in _threads():
         try:
             os.sched_setaffinity(tid, cpus)
+            if policy is not None:
+                os.sched_setscheduler(tid, policy, os.sched_param(0))
         except OSError:  # a thread that ended since the listing
             pass
 
@@ -46,10 +65,12 @@ def available() -> bool:
 def pin_process(cpu: int | None = None) -> int:
     """Put every thread of this process (and threads it starts later) on one CPU: ``cpu``, or
     the first CPU the process may use. Nested calls share the first pin. Returns the CPU."""
-    global _pins, _original, _pinned_cpu
+    global _pins, _original, _pinned_cpu, _batched
     with _lock:
         if _pins == 0:
             _original = frozenset(os.sched_getaffinity(0))
+            # only a normally scheduled process becomes a batch (real-time or idle stay)
+            _batched = _BATCH is not None and os.sched_getscheduler(0) == _OTHER
         assert _original is not None
         if cpu is None:
             cpu = min(_original)
@@ -57,20 +78,21 @@ def pin_process(cpu: int | None = None) -> int:
             raise ValueError(f"CPU {cpu} is not one this process may use ({sorted(_original)})")
         _pins += 1
         _pinned_cpu = cpu
-        _set_all(frozenset((cpu,)))
+        _set_all(frozenset((cpu,)), _BATCH if _batched else None)
         return cpu
 
 
 def unpin_process() -> None:
     """Undo one :func:`pin_process`; the last one gives every thread its CPUs back."""
-    global _pins, _original, _pinned_cpu
+    global _pins, _original, _pinned_cpu, _batched
     with _lock:
         if _pins == 0:
             return
         _pins -= 1
         if _pins == 0 and _original is not None:
-            _set_all(_original)
+            _set_all(_original, _OTHER if _batched else None)
             _original = _pinned_cpu = None
+            _batched = False
 
 
 def original_cpus() -> list[int] | None:
@@ -87,3 +109,10 @@ def environment_cpus() -> list[int] | None:
             return None
         rest = _original - {_pinned_cpu}
         return sorted(rest or _original)
+
+
+def batched() -> bool:
+    """Whether this process's threads run as a batch now (processes it starts inherit that;
+    the zygote sets itself back)."""
+    with _lock:
+        return bool(_pins and _batched)

@@ -28,6 +28,10 @@ SCRIPT = textwrap.dedent(
     def cpus(pid=0):
         return sorted(os.sched_getaffinity(pid))
 
+    def policy(pid=0):
+        return {os.SCHED_OTHER: "other", os.SCHED_BATCH: "batch", os.SCHED_IDLE: "idle"}.get(
+            os.sched_getscheduler(pid), "?")
+
     out = {"before": cpus()}
     try:
         LambdaRuntime(pin_platform=10_000, store=sys.argv[2] + "/bad.sqlite3")
@@ -39,7 +43,7 @@ SCRIPT = textwrap.dedent(
         assert lab.invoke("f", {}).payload == b"1"
         env = lab.service.pools.environments("f")[0]
         seen = {}
-        t = threading.Thread(target=lambda: seen.update(thread=cpus()))
+        t = threading.Thread(target=lambda: seen.update(thread=cpus(), policy=policy()))
         t.start(); t.join()
         out.update(
             main=cpus(),
@@ -47,8 +51,13 @@ SCRIPT = textwrap.dedent(
             environment=cpus(env.pid),
             zygote=cpus(lab.sandbox.launchers[0].proc.pid),
             writer=cpus(lab.store._writer.process.pid),
+            policies=[policy(), seen["policy"], policy(env.pid),
+                      policy(lab.sandbox.launchers[0].proc.pid),
+                      policy(lab.store._writer.process.pid)],
         )
-    out["after"] = sorted({tuple(cpus(int(t))) for t in os.listdir("/proc/self/task")})
+    tasks = [int(t) for t in os.listdir("/proc/self/task")]
+    out["after"] = sorted({tuple(cpus(t)) for t in tasks})
+    out["after_policies"] = sorted({policy(t) for t in tasks})
     print(json.dumps(out))
     """
 )
@@ -75,6 +84,10 @@ def test_pin_platform_keeps_the_process_on_one_core_and_environments_off_it(
     assert out["zygote"] == out["environment"]
     assert out["writer"] == every
     assert out["after"] == [every]  # close() gave every thread its CPUs back
+    # the platform's threads run as a batch while pinned; what runs functions does not (the
+    # writer keeps the idle policy it gives itself)
+    assert out["policies"] == ["batch", "batch", "other", "other", "idle"]
+    assert out["after_policies"] == ["other"]
 
 
 def test_serve_pin_platform_pins_the_service_process(tmp_path: Path) -> None:

@@ -519,7 +519,7 @@ def start_writer(path: str | os.PathLike[str]) -> tuple[subprocess.Popen[bytes],
         theirs.close()
     cpus = original_cpus()
     if cpus:  # the writer forks nothing: setting it from here, just after its exec, is enough
-        try:
+        try:  # (its scheduling policy it sets itself: SCHED_IDLE)
             os.sched_setaffinity(process.pid, cpus)
         except OSError:  # it exited already; the owner sees that on the socket
             pass

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._affinity import environment_cpus
+from .._affinity import batched, environment_cpus
 from ..errors import SandboxUnavailable
 
 __all__ = ["Launcher", "ProcessHandle"]
@@ -73,6 +73,7 @@ class Launcher:
             "owner_pid": os.getpid(),
             "orphaned_dirs": list(orphaned_dirs),
             "cpus": environment_cpus(),
+            "unbatch": batched(),
         }
         self.proc = subprocess.Popen(
             [

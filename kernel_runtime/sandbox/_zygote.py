@@ -452,8 +452,10 @@ def main() -> None:
     """Entry point: ``python -c ... <ctl fd> <args json>``, started by the supervisor."""
     ctl = socket.socket(fileno=int(sys.argv[1]))
     args = json.loads(sys.argv[2])
-    if args.get("cpus"):  # started by a supervisor pinned to one core: environments get them all
+    if args.get("cpus"):  # started by a supervisor pinned to one core: environments get the rest
         os.sched_setaffinity(0, args["cpus"])
+    if args.get("unbatch"):  # ... and scheduled as a batch, which environments are not
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
     _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for name in args.get("preload", []):
