@@ -600,6 +600,7 @@ def bench_service_rows(params: Params) -> list[dict]:
                 "inv/s",
                 {"p50": tp["throughput_per_s"], "n": 1},
                 target={"p50": (">=", 10_000.0)},
+                steal_s=tp["steal_s"],
             )
         )
         rows.append(
@@ -626,6 +627,7 @@ def bench_service_rows(params: Params) -> list[dict]:
                 "inv/s",
                 {"p50": tp["throughput_per_s"], "n": 1},
                 target={"p50": (">=", 10_000.0)},
+                steal_s=tp["steal_s"],
             )
         )
     except Exception as e:
@@ -858,6 +860,8 @@ def format_table(result: dict) -> str:
         )
         if r.get("error"):
             lines.append(f"{'':<26}   error: {r['error'][:300]}")
+        if r.get("steal_s"):
+            lines.append(f"{'':<26}   the host took {r['steal_s']:.2f} s of CPU (steal) meanwhile")
     verdicts = [r["verdict"] for r in result["rows"] if r.get("verdict")]
     lines.append("")
     lines.append(

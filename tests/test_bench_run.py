@@ -163,6 +163,17 @@ def test_verdicts():
     assert run._row("g", "c", "ms", {"p50": 1.0, "n": 1})["verdict"] is None
 
 
+def test_the_table_says_when_the_host_took_cpu_time_during_a_row():
+    rows = [
+        run._row("g", "calm", "inv/s", {"p50": 10.0, "n": 1}, steal_s=0.0),
+        run._row("g", "stolen", "inv/s", {"p50": 10.0, "n": 1}, steal_s=1.25),
+    ]
+    machine = {"cores": 2, "usable_cores": 2, "kernel": "k", "implementation": "i", "python": "p"}
+    text = run.format_table({"machine": machine, "rows": rows, "elapsed_s": 1})
+    assert text.count("(steal)") == 1
+    assert "the host took 1.25 s of CPU (steal) meanwhile" in text
+
+
 def test_peer_rows_are_converted(monkeypatch):
     fake = [
         {
