@@ -217,10 +217,23 @@ class LambdaRuntime:
             self._start(home, limits, clock_speed, region, account_id, limits_backend,
                         endpoint, host, port, aws_endpoint_url, store, sandbox_options)  # fmt: skip
         except BaseException:
-            if self._pinned:
-                self._pinned = False
-                _affinity.unpin_process()
+            self._undo_start()
             raise
+
+    def _undo_start(self) -> None:
+        """A start that failed part-way leaves nothing behind. Once the runtime is whole enough
+        for :meth:`close`, ``_start`` has called it; before that only the home, the clock, the
+        store (with its writer process) and the sandbox (with its zygote) can exist."""
+        if not hasattr(self, "_closed"):
+            for part in ("sandbox", "store", "clock"):
+                made = getattr(self, part, None)
+                if made is not None:
+                    made.close()
+            if self._owns_home and getattr(self, "home", None) is not None:
+                shutil.rmtree(self.home, ignore_errors=True)
+        if self._pinned:
+            self._pinned = False
+            _affinity.unpin_process()
 
     def _start(
         self,

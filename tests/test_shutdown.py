@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -197,3 +198,21 @@ def test_sandbox_close_leaves_no_process_or_cgroup(tmp_path: Path) -> None:
     assert _wait_gone(pids) == []
     assert not work.exists()
     assert [g for g in groups if os.path.exists(g)] == []
+
+
+def test_a_runtime_whose_start_fails_leaves_no_home_and_no_process(tmp_path: Path) -> None:
+    import glob
+
+    import psutil
+
+    from kernel_runtime import LambdaRuntime
+
+    homes = set(glob.glob(os.path.join(tempfile.gettempdir(), "lambda-lab-home-*")))
+    children = {p.pid for p in psutil.Process().children(recursive=True)}
+    with pytest.raises(TypeError, match="no_such_option"):
+        # the store (and its writer process) starts before the sandbox refuses the option
+        LambdaRuntime(store=tmp_path / "store.sqlite3", endpoint=False, no_such_option=1)
+    assert set(glob.glob(os.path.join(tempfile.gettempdir(), "lambda-lab-home-*"))) == homes
+    left = [p for p in psutil.Process().children(recursive=True) if p.pid not in children]
+    _, alive = psutil.wait_procs(left, timeout=5)
+    assert alive == []
