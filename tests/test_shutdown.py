@@ -124,6 +124,42 @@ def test_no_orphans_when_the_supervisor_process_dies(tmp_path: Path, limits: str
     assert not os.path.exists(pids["work_dir"])
 
 
+def test_a_supervisor_killed_with_the_zygotes_messages_unread_still_cleans_up(
+    tmp_path: Path,
+) -> None:
+    """Killed with a zygote message unread, the supervisor's end resets the connection
+    (ECONNRESET, not EOF): the zygote must take that as its death too."""
+    code = tmp_path / "code"
+    write_function(code, "def handler(e, c):\n    return 1\n")
+    script = tmp_path / "owner.py"
+    script.write_text(
+        textwrap.dedent(f"""
+        import json, sys, time
+        sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+        from kernel_runtime import FunctionConfig, Sandbox
+        sb = Sandbox()
+        env = sb.create_environment(FunctionConfig(function_name="o", handler="app.handler",
+                                                   code={str(code)!r}))
+        env.invoke({{}})
+        print(json.dumps({{"zygote": sb.launchers[0].pid, "env": env.pid,
+                          "work_dir": str(sb.work_dir)}}), flush=True)
+        time.sleep(120)
+        """)
+    )
+    owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        pids = json.loads(owner.stdout.readline())
+        owner.send_signal(signal.SIGSTOP)  # it reads nothing from now on
+        os.kill(pids["env"], signal.SIGKILL)  # the zygote reports the exit: unread
+        assert _wait_gone([pids["env"]]) == []
+        time.sleep(0.3)
+    finally:
+        owner.send_signal(signal.SIGKILL)
+        owner.wait()
+    assert _wait_gone([pids["zygote"]]) == []
+    assert not os.path.exists(pids["work_dir"])
+
+
 def test_a_killed_runtime_leaves_no_home_directory(tmp_path: Path) -> None:
     """A kernel killed with its LambdaRuntime open: the runtime's temporary home (function
     code, environments' /tmp) is removed by the zygote; a home the user chose stays."""

@@ -178,6 +178,8 @@ class Zygote:
                     data, fds, _flags, _addr = socket.recv_fds(self.ctl, 1 << 20, 4)
                 except InterruptedError:
                     continue
+                except ConnectionResetError:  # it died with our messages unread: the same
+                    data, fds = b"", []
                 if not data:  # the supervisor died without closing us (a killed kernel)
                     self.shutdown()
                     self.remove_orphaned_dirs()
