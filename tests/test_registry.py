@@ -638,9 +638,16 @@ class TestAliases:
         assert target.pick(0.1)[0] == "1"
         version, config = target.pick(0.9)
         assert version == "2" and config.version == "2" and config.timeout == 5
+        assert target.choose(lambda: 0.9)[0] == "2"  # a weighted target draws
         cleared = versions.update_alias("fn", "live", routing_config={})
         assert "RoutingConfig" not in cleared
-        assert versions.resolve("fn:live").routing == (("1", 1.0),)
+        unweighted = versions.resolve("fn:live")
+        assert unweighted.routing == (("1", 1.0),)
+
+        def no_draw() -> float:
+            raise AssertionError("an unweighted target must not draw")
+
+        assert unweighted.choose(no_draw)[0] == "1"
 
     def test_weights_kept_on_update_without_routing(self, versions: Registry) -> None:
         versions.create_alias(

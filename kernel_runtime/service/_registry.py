@@ -534,6 +534,13 @@ class ResolvedTarget:
         """The qualified ARN the invoke was addressed to (alias or version)."""
         return f"{self.config.function_arn}:{self.qualifier}"
 
+    def choose(self, draw: Callable[[], float]) -> tuple[str, FunctionConfig]:
+        """:meth:`pick` with a number from ``draw()``, drawn only when an alias shifts
+        traffic (every request of an unweighted target runs on its one version)."""
+        if len(self.routing) == 1:
+            return self.version, self.config
+        return self.pick(draw())
+
     def pick(self, r: float) -> tuple[str, FunctionConfig]:
         """The version a request drawing ``r`` in [0, 1) runs on (alias traffic shifting)."""
         cumulative = 0.0

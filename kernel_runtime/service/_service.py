@@ -151,15 +151,12 @@ class LambdaService:
             return self._invoke_async(
                 target, body if raw else json.dumps(body).encode(), trace_header
             )
-        if len(target.routing) == 1:  # no traffic shifting: no draw
-            version, config = target.version, target.config
-        else:
-            version, config = target.pick(self._random.random())
+        version, config = target.choose(self._random.random)
         inv = self.pools.invoke(
             config,
             body,
-            pool_key=version if target.alias is None else self._pool_key(target, version),
-            client_context=None if client_context is None else _client_context(client_context),
+            pool_key=self._pool_key(target, version),
+            client_context=_client_context(client_context),
             invoked_function_arn=target.function_arn
             if qualifier or ":" in function_name
             else config.function_arn,
@@ -220,7 +217,7 @@ class LambdaService:
             target = self.registry.resolve(event.function_name, event.qualifier)
         except ResourceNotFoundException:
             return AttemptResult("error", 404, b"", None, event.qualifier, retryable=False)
-        version, config = target.pick(self._random.random())
+        version, config = target.choose(self._random.random)
         try:
             inv = self.pools.invoke(
                 config,
