@@ -185,9 +185,9 @@ class LambdaRuntime:
     ``pin_platform`` keeps this process's threads on one core (True: the first CPU it may
     use, or a CPU number), scheduled as a batch, while the runtime is open, and runs the
     environments on the other cores (the store's writer keeps them all). Worth it when
-    several threads invoke
-    at once on a small machine (up to 1.4x 2 callers' throughput on 2 cores); it also
-    confines the rest of this process (numpy's threads, say), so it is off by default.
+    several threads invoke at once on a small machine (up to 2x 2 callers' throughput on 2
+    cores); it also confines the rest of this process (numpy's threads, say), so it is off
+    by default.
     """
 
     def __init__(
@@ -221,16 +221,21 @@ class LambdaRuntime:
             raise
 
     def _undo_start(self) -> None:
-        """A start that failed part-way leaves nothing behind. Once the runtime is whole enough
-        for :meth:`close`, ``_start`` has called it; before that only the home, the clock, the
+        """A start that failed part-way leaves nothing behind: :meth:`close` once the runtime
+        is whole enough for it (``_closed`` is set); before that only the home, the clock, the
         store (with its writer process) and the sandbox (with its zygote) can exist."""
-        if not hasattr(self, "_closed"):
-            for part in ("sandbox", "store", "clock"):
-                made = getattr(self, part, None)
-                if made is not None:
-                    made.close()
-            if self._owns_home and getattr(self, "home", None) is not None:
-                shutil.rmtree(self.home, ignore_errors=True)
+        if hasattr(self, "_closed"):
+            self.close()
+            return
+        for part in ("sandbox", "store", "clock"):
+            made = getattr(self, part, None)
+            if made is not None:
+                made.close()
+        if self._owns_home and getattr(self, "home", None) is not None:
+            shutil.rmtree(self.home, ignore_errors=True)
+        self._unpin()
+
+    def _unpin(self) -> None:
         if self._pinned:
             self._pinned = False
             _affinity.unpin_process()
@@ -291,48 +296,42 @@ class LambdaRuntime:
             from .observe import LambdaMetrics
 
             self.metrics = LambdaMetrics(self.store, self.service.pools, clock=self.clock)
-        try:
-            if self.recorder is not None:
-                from .observe import XRayDaemon
+        if self.recorder is not None:
+            from .observe import XRayDaemon
 
-                self.service.pools.observer = self.recorder
-                self.sandbox.on_environment.append(self.recorder.environment)
-                self.xray = XRayDaemon(on_segment=self.recorder.segment)
-                self.sandbox.extra_environment["AWS_XRAY_DAEMON_ADDRESS"] = self.xray.address
-            if endpoint:
-                from .api import EdgeApp, EdgeServer
+            self.service.pools.observer = self.recorder
+            self.sandbox.on_environment.append(self.recorder.environment)
+            self.xray = XRayDaemon(on_segment=self.recorder.segment)
+            self.sandbox.extra_environment["AWS_XRAY_DAEMON_ADDRESS"] = self.xray.address
+        if endpoint:
+            from .api import EdgeApp, EdgeServer
 
-                self.edge = EdgeApp(self.service)
-                if self.store is not None:  # metric reads and Lambda log groups, from the store
-                    from .api import CloudWatchInterceptor, LogsInterceptor
+            self.edge = EdgeApp(self.service)
+            if self.store is not None:  # metric reads and Lambda log groups, from the store
+                from .api import CloudWatchInterceptor, LogsInterceptor
 
-                    self.edge.interceptors["monitoring"] = CloudWatchInterceptor(
-                        self.metrics, region=region
-                    )
-                    self.edge.interceptors["logs"] = LogsInterceptor(
-                        self.store, region=region, account_id=account_id
-                    )
-                self.server = EdgeServer(self.edge, host=host, port=port)
-                self.server.start()
-                from .api import FunctionUrls
-
-                self.service.function_urls = FunctionUrls(self.service)  # the edge answers for it
-            url = aws_endpoint_url or (self.server.url if self.server is not None else None)
-            if url is not None:
-                self.aws = AwsServices(
-                    self.service, self.clock, url, embedded=aws_endpoint_url is None
+                self.edge.interceptors["monitoring"] = CloudWatchInterceptor(
+                    self.metrics, region=region
                 )
-                from .sources._mappings import EventSourceMappings
-
-                self.service.event_source_mappings = EventSourceMappings(
-                    self.service,
-                    on_metric=self.recorder.metric if self.recorder is not None else None,
+                self.edge.interceptors["logs"] = LogsInterceptor(
+                    self.store, region=region, account_id=account_id
                 )
-                if self.metrics is not None and self.aws.embedded:  # moto's alarms, evaluated
-                    self._start_alarm_runner(region, account_id)
-        except BaseException:
-            self.close()
-            raise
+            self.server = EdgeServer(self.edge, host=host, port=port)
+            self.server.start()
+            from .api import FunctionUrls
+
+            self.service.function_urls = FunctionUrls(self.service)  # the edge answers for it
+        url = aws_endpoint_url or (self.server.url if self.server is not None else None)
+        if url is not None:
+            self.aws = AwsServices(self.service, self.clock, url, embedded=aws_endpoint_url is None)
+            from .sources._mappings import EventSourceMappings
+
+            self.service.event_source_mappings = EventSourceMappings(
+                self.service,
+                on_metric=self.recorder.metric if self.recorder is not None else None,
+            )
+            if self.metrics is not None and self.aws.embedded:  # moto's alarms, evaluated
+                self._start_alarm_runner(region, account_id)
 
     def _start_alarm_runner(self, region: str, account_id: str) -> None:
         """Evaluate the alarms users put into the embedded moto (which never does)."""
@@ -473,9 +472,7 @@ class LambdaRuntime:
         if self.store is not None:
             self.store.close()
         self.clock.close()
-        if self._pinned:
-            self._pinned = False
-            _affinity.unpin_process()
+        self._unpin()
         if self._owns_home:
             shutil.rmtree(self.home, ignore_errors=True)
 
