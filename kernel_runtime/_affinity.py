@@ -29,10 +29,14 @@ __all__ = [
     "unpin_process",
 ]
 
+_BATCH = getattr(os, "SCHED_BATCH", None)
+_OTHER = getattr(os, "SCHED_OTHER", None)
+
 _lock = threading.Lock()
 _pins = 0
 _original: frozenset[int] | None = None
 _pinned_cpu: int | None = None
+_batched = False
 
 
 def _threads() -> list[int]:
@@ -40,11 +44,6 @@ def _threads() -> list[int]:
         return [int(tid) for tid in os.listdir("/proc/self/task")]
     except OSError:
         return [0]
-
-
-_BATCH = getattr(os, "SCHED_BATCH", None)
-_OTHER = getattr(os, "SCHED_OTHER", None)
-_batched = False
 
 
 def _set_all(cpus: frozenset[int], policy: int | None = None) -> None:
