@@ -347,18 +347,15 @@ def _peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-_std_probe: Any = None
+_STD_PROBE = select.poll()  # a list of fd numbers, nothing in the kernel: fine to inherit
+for _fd in (0, 1, 2):
+    _STD_PROBE.register(_fd, 0)
 
 
 def _repair_std_fds() -> None:
     """Put fds 0-2 back if a handler closed them, so the next request still logs. One
     ``poll`` asking for no events probes all three (a closed fd answers POLLNVAL)."""
-    global _std_probe
-    if _std_probe is None:
-        _std_probe = select.poll()
-        for fd in (0, 1, 2):
-            _std_probe.register(fd, 0)
-    closed = [fd for fd, ev in _std_probe.poll(0) if ev & select.POLLNVAL]
+    closed = [fd for fd, ev in _STD_PROBE.poll(0) if ev & select.POLLNVAL]
     for fd in sorted(closed, reverse=True):  # 2 and 1 from the backup before 0
         if fd:
             os.dup2(_BACKUP_LOG_FD, fd)
