@@ -185,7 +185,7 @@ class LambdaRuntime:
     ``pin_platform`` keeps this process's threads on one core (True: the first CPU it may
     use, or a CPU number), scheduled as a batch, while the runtime is open, and runs the
     environments on the other cores (the store's writer keeps them all). Worth it when
-    several threads invoke at once on a small machine (up to 2x 2 callers' throughput on 2
+    several threads invoke at once on a small machine (1.4x 2 callers' median throughput on 2
     cores); it also confines the rest of this process (numpy's threads, say), so it is off
     by default.
     """
