@@ -47,3 +47,40 @@ def test_a_capped_environment_gets_its_space_back_before_the_next_request(
     finally:
         runtime.kill()
         runtime.wait()
+
+
+def test_a_look_measures_at_most_its_budget_and_reaches_everyone_in_turn(tmp_path: Path) -> None:
+    """A burst keeps a thousand environments busy: one look must not scan them all, and no
+    environment may be skipped for good either."""
+
+    def env(i: int, state: str = "BUSY") -> SimpleNamespace:
+        return SimpleNamespace(
+            environment_id=f"e{i}",
+            state=state,
+            invocation_count=1,
+            pid=1,
+            tmp_dir=tmp_path / f"e{i}",  # missing directories measure 0 bytes
+            config=SimpleNamespace(ephemeral_storage=512),
+        )
+
+    guard = StorageGuard(lambda: [], interval_s=3600, budget=10)
+    try:
+        busy = [env(i) for i in range(25)]
+        measured: list[str] = []
+        real_check = guard.check
+
+        def check(e: SimpleNamespace) -> bool:
+            done = real_check(e)
+            if done:
+                measured.append(e.environment_id)
+            return done
+
+        guard.check = check  # type: ignore[method-assign]
+        assert [guard.look(busy) for _ in range(3)] == [10, 10, 10]
+        assert measured[:25] == [e.environment_id for e in busy]  # each in turn
+        assert measured[25:] == ["e0", "e1", "e2", "e3", "e4"]  # then round again
+        few = [env(100), env(101), env(102, state="READY")]
+        assert guard.look(few) == 3  # READY, but used since the last look
+        assert guard.look(few) == 2  # only the busy ones now
+    finally:
+        guard.close()
