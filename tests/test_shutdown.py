@@ -59,7 +59,7 @@ def test_shutdown_kills_the_environment_and_its_children(tmp_path: Path, limits:
         env.shutdown()
         assert env.state is State.DEAD
         assert _wait_gone([p for p in (child, escapee, runtime_pid) if p]) == []
-        assert not env.root.exists()
+        assert not env.tmp_dir.exists()
         assert env not in sb.environments
 
 
