@@ -7,10 +7,14 @@ import os
 import socket
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
+from kernel_runtime import Sandbox
 from kernel_runtime.sandbox import _launcher
+
+from ._functions import write_function
 
 
 @pytest.fixture
@@ -54,3 +58,45 @@ def test_spawn_requests_go_to_the_zygote_one_sender_at_a_time(launcher, monkeypa
         os.close(w)
     assert sorted(sent) == sorted(f"env-{i}" for i in range(8))
     assert peak == 1
+
+
+RANDOM = """
+    import random
+    AT_INIT = random.random()
+    def handler(event, context):
+        return [AT_INIT, random.random()]
+    """
+
+THREADS = """
+    import threading
+    def handler(event, context):
+        seen = []
+        threads = [threading.Thread(target=seen.append, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return [sorted(seen), threading.current_thread() is threading.main_thread(),
+                threading.active_count()]
+    """
+
+
+@pytest.mark.parametrize("preload", [(), ("json",)], ids=["bare-fork", "os-fork"])
+def test_every_environment_draws_its_own_random_numbers(tmp_path: Path, preload) -> None:
+    """The zygote has ``random`` imported; a child it forks without the at-fork hooks must
+    still reseed, or every environment would replay the same sequence."""
+    cfg = write_function(tmp_path / "code", RANDOM)
+    with Sandbox(limits="rlimit", preload=preload) as sb:
+        assert sb.launcher.bare_fork is (not preload)  # preloads may bring hooks of their own
+        draws = [sb.create_environment(cfg).invoke({}).result for _ in range(3)]
+    numbers = [x for pair in draws for x in pair]
+    assert len(set(numbers)) == len(numbers), draws
+
+
+def test_threads_work_in_an_environment_forked_without_at_fork_hooks(tmp_path: Path) -> None:
+    cfg = write_function(tmp_path / "code", THREADS)
+    with Sandbox(limits="rlimit") as sb:
+        assert sb.launcher.bare_fork
+        env = sb.create_environment(cfg)
+        assert env.invoke({}).result == [[0, 1, 2, 3], True, 1]
+        assert env.invoke({}).result == [[0, 1, 2, 3], True, 1]

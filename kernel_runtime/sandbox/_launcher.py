@@ -113,6 +113,8 @@ class Launcher:
         self.isolation: bool = first["isolation"]
         self.private_tmp: bool = first["private_tmp"]
         self.backend_info: dict[str, Any] = first["backend"]
+        #: whether it forks without the interpreter's at-fork work (``_zygote.fork_child``)
+        self.bare_fork: bool = first["bare_fork"]
         self.alive = True
         self._reader = threading.Thread(
             target=self._read_loop, name="lambda-lab-zygote-reader", daemon=True
