@@ -100,3 +100,41 @@ def test_threads_work_in_an_environment_forked_without_at_fork_hooks(tmp_path: P
         env = sb.create_environment(cfg)
         assert env.invoke({}).result == [[0, 1, 2, 3], True, 1]
         assert env.invoke({}).result == [[0, 1, 2, 3], True, 1]
+
+
+FDS = """
+    import os, stat
+    def handler(event, context):
+        fds = {}
+        for name in os.listdir("/proc/self/fd"):
+            try:
+                mode = os.fstat(int(name)).st_mode
+            except OSError:
+                continue  # the directory listdir had open
+            fds[int(name)] = "socket" if stat.S_ISSOCK(mode) else "other"
+        return fds
+    """
+
+
+def test_environments_started_in_a_burst_hold_only_their_own_fds(tmp_path: Path) -> None:
+    """The zygote forks a burst's children back to back while it holds every request's fds
+    (each environment's socket and log pipe) and every child's socket pair: each child must
+    close all of them, or a handler would hold other environments' channels open."""
+    cfg = write_function(tmp_path / "code", FDS, memory_size=1769)
+    with Sandbox() as sb:
+        results: list[dict[str, str]] = []
+
+        def cold_start() -> None:
+            results.append(sb.create_environment(cfg).invoke({}).result)
+
+        threads = [threading.Thread(target=cold_start) for _ in range(40)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert len(results) == 40
+    # stdio, the worker's socket, the CLOEXEC backup of the log pipe: nothing else
+    assert all(
+        r == {"0": "other", "1": "other", "2": "other", "3": "socket", "100": "other"}
+        for r in results
+    ), results
