@@ -214,6 +214,10 @@ _LEVELS = {
 
 def _setup_logging(log_format: str, level: str | None) -> None:
     root = logging.getLogger()
+    handlers = root.handlers
+    parked = len(handlers) == 1 and type(handlers[0]) is _TextHandler
+    if log_format != "JSON" and parked and root.level == logging.WARNING:
+        return  # as park() left it
     for h in list(root.handlers):
         root.removeHandler(h)
     if log_format == "JSON":
@@ -370,12 +374,14 @@ _parked: dict[str, Any] = {}
 
 
 def park() -> None:
-    """The spec-independent part of runtime init, done while a forked child waits in the
-    zygote's pool: the copy-on-write page faults it causes are paid there, not in a cold start.
-    Stdio objects are bound to fd numbers, so they stay right after the log pipe is dup'ed in.
+    """The spec-independent part of runtime init, done once in the zygote before it forks
+    (an empty environment, stdio reconfigured, the Text log handler in place): every child
+    inherits it instead of redoing it, ~1 ms of page copies each in a burst. Stdio objects
+    are bound to fd numbers, so they stay right after the log pipe is dup'ed in.
     """
     os.environ.clear()
     _parked["stdio"] = _open_stdio()
+    _setup_logging("Text", None)
 
 
 def _open_stdio() -> tuple[Any, Any, Any]:
@@ -398,8 +404,10 @@ def _open_stdio() -> tuple[Any, Any, Any]:
 
 def _runtime_init(spec: dict[str, Any]) -> None:
     """What AWS's bootstrap does before user code: environment, paths, stdio, logging."""
-    os.environ.clear()
-    os.environ.update(spec["env"])
+    environ = os.environ
+    environ.clear()
+    for key, value in spec["env"].items():  # not update(): its Mapping check costs more
+        environ[key] = value
     os.chdir(spec["task_root"])
     base = [p for p in sys.path if p and p != "." and p not in spec["path_prefix"]]
     sys.path[:] = list(spec["path_prefix"]) + base
