@@ -230,6 +230,12 @@ class FunctionConfig:
         """Computed once per (frozen) config: the invoke path asks for it every request."""
         return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{self.function_name}"
 
+    @functools.cached_property
+    def task_root(self) -> str:
+        """The code directory, symlinks resolved: once per config, not per cold start (12
+        ``lstat`` calls each, every one a GIL release in a burst of them)."""
+        return str(self.code.resolve())
+
     @property
     def log_group_name(self) -> str:
         return f"/aws/lambda/{self.function_name}"

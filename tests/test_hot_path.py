@@ -44,7 +44,8 @@ def test_request_ids_from_prefetched_randomness_are_well_formed_and_unique_acros
 
 
 def test_a_forked_child_does_not_reuse_its_parents_prefetched_ids():
-    request_and_trace()  # the batch is drawn; most of it is still unused
+    request_and_trace()  # a thread's first request draws for itself alone
+    request_and_trace()  # then a batch is drawn; most of it is still unused
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child

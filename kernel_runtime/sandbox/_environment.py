@@ -48,6 +48,7 @@ LOG_CAPTURE_LIMIT = 1 << 20  # per invocation; the rest is counted, not kept
 F_SETPIPE_SZ = 1031
 _RECV_SIZE = 1 << 16  # below malloc's mmap threshold: no mmap/munmap per read
 _MAX_TRANSITIONS = 10_000  # lifecycle history kept per environment (listeners see them all)
+_RUNTIME_DIR = str(Path(__file__).resolve().parent)  # LAMBDA_RUNTIME_DIR
 
 _SIGNAL_NAMES = {
     signal.SIGKILL: "killed",
@@ -150,7 +151,7 @@ class ExecutionEnvironment:
 
     def _build_spec(self) -> dict[str, Any]:
         cfg = self.config
-        task_root = str(cfg.code.resolve())
+        task_root = cfg.task_root
         opt_dir = self.sandbox.layers_dir(cfg.layers)
         pyver = f"python{cfg.runtime.removeprefix('python')}"
         prefix = [task_root]
@@ -169,7 +170,7 @@ class ExecutionEnvironment:
             "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream_name,
             "AWS_LAMBDA_LOG_FORMAT": cfg.log_format,
             "LAMBDA_TASK_ROOT": task_root,
-            "LAMBDA_RUNTIME_DIR": str(Path(__file__).resolve().parent),
+            "LAMBDA_RUNTIME_DIR": _RUNTIME_DIR,
             "LANG": "en_US.UTF-8",
             "TZ": ":UTC",
             "PATH": "/usr/local/bin:/usr/bin/:/bin" + (f":{opt_dir}/bin" if opt_dir else ""),

@@ -84,6 +84,7 @@ class Sandbox:
             raise InvalidParameterValueException(str(exc)) from None
         self.backend.cleanup_stale()
         self._envs: dict[str, ExecutionEnvironment] = {}
+        self._layer_dirs: dict[tuple[Path, ...], str] = {}  # made by layers_dir(), per list
         self._lock = threading.Lock()
         self._closed = False
         self._watchdog: MemoryWatchdog | None = None
@@ -191,6 +192,9 @@ class Sandbox:
         """Layers merged in order into one directory (later layers win), made once per list."""
         if not layers:
             return None
+        made = self._layer_dirs.get(layers)
+        if made is not None:
+            return made
         key = hashlib.sha256("\0".join(str(p.resolve()) for p in layers).encode()).hexdigest()[:16]
         target = self.work_dir / "opt" / key
         if not target.exists():
@@ -199,7 +203,8 @@ class Sandbox:
             for layer in layers:
                 shutil.copytree(layer, staging, dirs_exist_ok=True, symlinks=True)
             staging.rename(target)
-        return str(target)
+        self._layer_dirs[layers] = made = str(target)
+        return made
 
     # -- hooks called by environments ------------------------------------------------------------
     def _watch(self, env: ExecutionEnvironment) -> None:
