@@ -85,6 +85,7 @@ class Sandbox:
         self.backend.cleanup_stale()
         self._envs: dict[str, ExecutionEnvironment] = {}
         self._layer_dirs: dict[tuple[Path, ...], str] = {}  # made by layers_dir(), per list
+        self.envs_dir_lock = threading.Lock()  # environments make their /tmp one at a time
         self._lock = threading.Lock()
         self._closed = False
         self._watchdog: MemoryWatchdog | None = None
