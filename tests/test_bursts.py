@@ -138,3 +138,34 @@ def test_environments_started_in_a_burst_hold_only_their_own_fds(tmp_path: Path)
         r == {"0": "other", "1": "other", "2": "other", "3": "socket", "100": "other"}
         for r in results
     ), results
+
+
+WHO = """
+    import os
+    def handler(event, context):
+        return [os.environ["AWS_LAMBDA_FUNCTION_NAME"], os.environ["AWS_LAMBDA_LOG_STREAM_NAME"]]
+    """
+
+
+def test_each_environment_of_a_burst_runs_its_own_request(tmp_path: Path) -> None:
+    """A burst's children are forked with the requests already in the zygote's hands, each
+    given the one it will serve: two functions' cold starts interleaved must each run their
+    own function, in their own environment."""
+    configs = [
+        write_function(tmp_path / name, WHO, name=name, memory_size=1769) for name in ("a", "b")
+    ]
+    with Sandbox() as sb:
+        seen: list[tuple[str, str, list[str]]] = []
+
+        def cold_start(cfg) -> None:
+            env = sb.create_environment(cfg)
+            seen.append((cfg.function_name, env.environment_id, env.invoke({}).result))
+
+        threads = [threading.Thread(target=cold_start, args=(configs[i % 2],)) for i in range(40)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert len(seen) == 40
+    for name, env_id, (reported_name, stream) in seen:
+        assert reported_name == name and stream.endswith(env_id), (name, env_id, stream)
