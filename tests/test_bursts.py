@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from kernel_runtime import Sandbox
-from kernel_runtime.sandbox import _launcher
+from kernel_runtime.sandbox import _launcher, _zygote
 
 from ._functions import write_function
 
@@ -169,3 +169,25 @@ def test_each_environment_of_a_burst_runs_its_own_request(tmp_path: Path) -> Non
     assert len(seen) == 40
     for name, env_id, (reported_name, stream) in seen:
         assert reported_name == name and stream.endswith(env_id), (name, env_id, stream)
+
+
+def test_the_zygote_reads_a_request_with_its_fds_and_never_blocks_when_told_not_to() -> None:
+    """``socket.recv_fds`` of Python 3.11 drops its ``flags``: the zygote's batch would block
+    on an empty socket instead of ending."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    r, w = os.pipe()
+    try:
+        with pytest.raises(BlockingIOError):
+            _zygote._recv_request(theirs, socket.MSG_DONTWAIT)
+        socket.send_fds(ours, [b'{"op": "spawn"}'], [r, w])
+        data, fds = _zygote._recv_request(theirs, socket.MSG_DONTWAIT)
+        assert data == b'{"op": "spawn"}' and len(fds) == 2
+        os.write(fds[1], b"x")  # the received write end is the pipe's
+        assert os.read(r, 1) == b"x"
+        for fd in fds:
+            os.close(fd)
+    finally:
+        os.close(r)
+        os.close(w)
+        ours.close()
+        theirs.close()
