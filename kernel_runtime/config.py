@@ -240,9 +240,10 @@ class FunctionConfig:
     def log_group_name(self) -> str:
         return f"/aws/lambda/{self.function_name}"
 
-    @property
+    @functools.cached_property
     def cpu_share(self) -> float:
-        """vCPUs AWS gives this memory size (1,769 MB = 1 vCPU), capped at this machine's cores."""
+        """vCPUs AWS gives this memory size (1,769 MB = 1 vCPU), capped at this machine's cores
+        (counted once per config: ``os.cpu_count()`` reads a file in /sys every time)."""
         return min(self.memory_size / CPU_MB_PER_VCPU, float(os.cpu_count() or 1))
 
     def with_changes(self, **changes: Any) -> FunctionConfig:
