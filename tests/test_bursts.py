@@ -191,3 +191,35 @@ def test_the_zygote_reads_a_request_with_its_fds_and_never_blocks_when_told_not_
         os.close(w)
         ours.close()
         theirs.close()
+
+
+POOLS = """
+    import concurrent.futures, logging, multiprocessing, subprocess
+
+    def square(x):
+        return x * x
+
+    def handler(event, context):
+        with concurrent.futures.ThreadPoolExecutor(4) as ex:
+            threads = sorted(ex.map(square, range(5)))
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            processes = pool.map(square, range(5))
+        echoed = subprocess.run(["echo", "hi"], capture_output=True, text=True).stdout
+        logging.getLogger().warning("logged")
+        return [threads, processes, echoed]
+    """
+
+
+def test_pools_and_subprocesses_work_in_an_environment_forked_without_at_fork_hooks(
+    tmp_path: Path,
+) -> None:
+    """Thread pools, a forking multiprocessing pool (os.fork again, inside the environment),
+    subprocess and logging: what the skipped at-fork hooks would have repaired, exercised."""
+    cfg = write_function(tmp_path / "code", POOLS, memory_size=1769, timeout=30)
+    with Sandbox(limits="rlimit") as sb:
+        assert sb.launcher.bare_fork
+        env = sb.create_environment(cfg)
+        for _ in range(2):
+            inv = env.invoke({})
+            assert inv.result == [[0, 1, 4, 9, 16], [0, 1, 4, 9, 16], "hi\n"]
+            assert "logged" in inv.log
