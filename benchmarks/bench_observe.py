@@ -86,6 +86,26 @@ def bench_overhead(rounds: int = 10, per_round: int = 500) -> dict[str, Any]:
     }
 
 
+def bench_statistics(points: int = 100_000, repeats: int = 5) -> dict[str, Any]:
+    """CloudWatch statistics (Sum, Average, Minimum, Maximum, SampleCount, p99) over 60
+    one-minute periods of ``points`` random data points: what one GetMetricStatistics over an
+    hour of a busy function costs. Target: < 100 ms (median of ``repeats``)."""
+    import random
+
+    from kernel_runtime.observe._stats import aggregate
+
+    rng = random.Random(1)
+    t0 = 1_800_000_000
+    data = [(t0 + rng.uniform(0, 3600), rng.uniform(0, 1000)) for _ in range(points)]
+    stats = ["Sum", "Average", "Minimum", "Maximum", "SampleCount", "p99"]
+    took = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        aggregate(data, t0, t0 + 3600, 60, stats)
+        took.append((time.perf_counter() - began) * 1000)
+    return {"points": points, "median_ms": statistics.median(took), "min_ms": min(took)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=10)
