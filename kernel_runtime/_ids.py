@@ -83,11 +83,8 @@ def request_and_trace(sampled: bool = False) -> tuple[str, str]:
     one-shot threads, a batch each was 12 % of their CPU."""
     try:
         rid, tail = _local.batch.pop()
-    except AttributeError:
-        _local.batch = batch = _draw(1)
-        rid, tail = batch.pop()
-    except IndexError:
-        _local.batch = batch = _draw(_BATCH)
+    except (AttributeError, IndexError) as empty:
+        _local.batch = batch = _draw(1 if isinstance(empty, AttributeError) else _BATCH)
         rid, tail = batch.pop()
     return rid, f"Root=1-{int(time.time()):08x}{tail}{1 if sampled else 0}"
 

@@ -62,7 +62,7 @@ class Launcher:
         orphaned_dirs: Sequence[str] = (),
     ) -> None:
         self._lock = threading.Lock()
-        # One sender at a time. The control socket holds about 80 requests; once it is full, a
+        # One sender at a time. The control socket holds about 90 requests; once it is full, a
         # unix datagram socket wakes every blocked writer each time the zygote reads one, so a
         # burst of 1,000 cold starts cost ~400 context switches per request (measured). Behind
         # a lock the others sleep until their turn.

@@ -251,20 +251,18 @@ class Zygote:
                 if msg["op"] == "exit":
                     stop = "exit"
                     break
-        if stop is None:
-            received = [fd for _msg, fds, _data in spawns for fd in fds]
-            self.park_many(len(spawns) - len(self.parked), received)
-        for msg, fds, data in spawns:
-            if stop is None:
-                self.spawn(msg, fds, data)
-            else:
+        if stop is not None:
+            for _msg, fds, _data in spawns:
                 for fd_ in fds:
                     os.close(fd_)
-        if stop is not None:
             self.shutdown()
             if stop == "orphaned":
                 self.remove_orphaned_dirs()
             return False
+        received = [fd for _msg, fds, _data in spawns for fd in fds]
+        self.park_many(len(spawns) - len(self.parked), received)
+        for msg, fds, data in spawns:
+            self.spawn(msg, fds, data)
         return True
 
     # -- children ------------------------------------------------------------------------------
@@ -389,7 +387,7 @@ class Zygote:
                 os.close(fd)
             if self.can_isolate:
                 private_mount_namespace()
-            data, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 4)
+            data, fds = _recv_request(sock)
             if not data:
                 os._exit(0)  # the zygote is going away or shrinking its pool
             started = time.perf_counter()
@@ -533,8 +531,9 @@ class Zygote:
 
 
 def _recv_request(sock: socket.socket, flags: int = 0) -> tuple[bytes, list[int]]:
-    """One request and its fds: ``socket.recv_fds`` without its flaw (Python 3.11 drops
-    its ``flags`` argument, so MSG_DONTWAIT would block)."""
+    """One request and its fds, from the supervisor or (to a parked child) from the zygote:
+    ``socket.recv_fds`` without its flaw (Python 3.11 drops its ``flags`` argument, so
+    MSG_DONTWAIT would block)."""
     fds = array.array("i")
     data, ancdata, _flags, _addr = sock.recvmsg(
         1 << 20, socket.CMSG_LEN(_MAX_FDS * fds.itemsize), flags
