@@ -1,9 +1,10 @@
 """Helpers shared by the tests: write a handler module to disk as a function; wait for a
-condition that other threads or processes make true."""
+condition that other threads or processes make true; run threads all at once."""
 
 from __future__ import annotations
 
 import textwrap
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,3 +44,11 @@ def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what} ({timeout} s)")
         time.sleep(interval)
+
+
+def run_concurrently(threads: list[threading.Thread]) -> None:
+    """Start every thread, then wait for them all."""
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()

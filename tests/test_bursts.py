@@ -14,7 +14,7 @@ import pytest
 from kernel_runtime import Sandbox
 from kernel_runtime.sandbox import _launcher, _zygote
 
-from ._functions import write_function
+from ._functions import run_concurrently, write_function
 
 
 @pytest.fixture
@@ -49,10 +49,7 @@ def test_spawn_requests_go_to_the_zygote_one_sender_at_a_time(launcher, monkeypa
             threading.Thread(target=launcher.spawn, args=(f"env-{i}", {"mode": "zygote"}, r, w))
             for i in range(8)
         ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        run_concurrently(threads)
     finally:
         os.close(r)
         os.close(w)
@@ -128,10 +125,7 @@ def test_environments_started_in_a_burst_hold_only_their_own_fds(tmp_path: Path)
             results.append(sb.create_environment(cfg).invoke({}).result)
 
         threads = [threading.Thread(target=cold_start) for _ in range(40)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        run_concurrently(threads)
     assert len(results) == 40
     # stdio, the worker's socket, the CLOEXEC backup of the log pipe: nothing else
     assert all(
@@ -162,10 +156,7 @@ def test_each_environment_of_a_burst_runs_its_own_request(tmp_path: Path) -> Non
             seen.append((cfg.function_name, env.environment_id, env.invoke({}).result))
 
         threads = [threading.Thread(target=cold_start, args=(configs[i % 2],)) for i in range(40)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        run_concurrently(threads)
     assert len(seen) == 40
     for name, env_id, (reported_name, stream) in seen:
         assert reported_name == name and stream.endswith(env_id), (name, env_id, stream)

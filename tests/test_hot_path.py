@@ -19,6 +19,8 @@ from kernel_runtime.sandbox._platform import PlatformLog
 from kernel_runtime.sandbox._protocol import HEADER, RESULT, FrameBuffer, json_encoder, pack
 from kernel_runtime.sandbox._worker import _dumps, _Encoder
 
+from ._functions import run_concurrently
+
 _UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 _TRACE = re.compile(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=[01]")
 
@@ -33,10 +35,7 @@ def test_request_ids_from_prefetched_randomness_are_well_formed_and_unique_acros
             seen.extend(mine)
 
     threads = [threading.Thread(target=draw) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_concurrently(threads)
     assert len(seen) == 2000
     assert all(_UUID4.fullmatch(rid) and _TRACE.fullmatch(trace) for rid, trace in seen)
     assert len({rid for rid, _ in seen}) == 2000
@@ -162,10 +161,7 @@ def test_threads_encoding_the_same_object_do_not_see_each_others_markers():
                 errors.append(exc)
 
     threads = [threading.Thread(target=run) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_concurrently(threads)
     assert errors == []
 
 
@@ -189,17 +185,11 @@ def test_the_worker_sleeps_once_per_invoke(tmp_path: Path) -> None:
                 assert lab.invoke("f", {}).payload == b"1"
 
         threads = [threading.Thread(target=call, args=(50,)) for _ in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        run_concurrently(threads)
         envs = lab.service.pools.environments("f")
         before = {e.pid: _voluntary_switches(e.pid) for e in envs if e.pid}
         threads = [threading.Thread(target=call, args=(300,)) for _ in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        run_concurrently(threads)
         done = sum(e.invocation_count for e in envs) - 100
         slept = sum(_voluntary_switches(pid) - n for pid, n in before.items())
     assert done == 600
