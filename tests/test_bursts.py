@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -12,14 +15,16 @@ from pathlib import Path
 import pytest
 
 from kernel_runtime import Sandbox
-from kernel_runtime.sandbox import _launcher, _zygote
+from kernel_runtime.sandbox import _launcher, _protocol, _zygote
 
 from ._functions import run_concurrently, write_function
 
 
-@pytest.fixture
-def launcher():
-    launcher = _launcher.Launcher(limits="rlimit", runtime_id=os.urandom(4).hex(), pool_size=0)
+@pytest.fixture(params=[0], ids=["unparked"])
+def launcher(request):
+    launcher = _launcher.Launcher(
+        limits="rlimit", runtime_id=os.urandom(4).hex(), pool_size=request.param
+    )
     yield launcher
     launcher.close()
 
@@ -214,3 +219,99 @@ def test_pools_and_subprocesses_work_in_an_environment_forked_without_at_fork_ho
             inv = env.invoke({})
             assert inv.result == [[0, 1, 4, 9, 16], [0, 1, 4, 9, 16], "hi\n"]
             assert "logged" in inv.log
+
+
+def _spec(code: Path) -> dict:
+    return {
+        "handler": "app.handler",
+        "task_root": str(code),
+        "opt_dir": None,
+        "tmp_dir": str(code),
+        "env": {},
+        "path_prefix": [str(code)],
+        "log_format": "Text",
+        "log_level": None,
+    }
+
+
+@pytest.mark.parametrize("launcher", [0, 8], ids=["forked-per-request", "parked"], indirect=True)
+def test_a_request_the_zygote_cannot_limit_fails_alone(launcher, tmp_path: Path) -> None:
+    """Requests taken together are forked together, or handed to parked children: one whose
+    limits the zygote refuses must fail with the reason, and every other one still get its
+    own environment, which reports READY over its own socket."""
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    good = {"memory_bytes": 256 << 20, "cpu_share": 1.0}
+    time.sleep(0.3)  # the "parked" launcher parks its children while idle
+    channels, handles = [], []
+    for i in range(6):
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        r, w = os.pipe()
+        limits = {"memory_bytes": 0, "cpu_share": 1.0} if i == 3 else good
+        msg = {"spec": _spec(code), "limits": limits, "mode": "zygote", "isolate": False}
+        handles.append(launcher.spawn(f"env-{i}", msg, theirs.fileno(), w))
+        theirs.close()
+        os.close(w)
+        channels.append((ours, r))
+    try:
+        for handle in handles:
+            assert handle.spawned.wait(10)
+        assert "memory_bytes must be > 0" in (handles[3].spawn_error or "")
+        for i, (handle, (ours, _r)) in enumerate(zip(handles, channels, strict=True)):
+            if i == 3:
+                assert handle.pid is None
+                continue
+            assert handle.spawn_error is None and handle.pid
+            ours.settimeout(10)
+            frames, frame = _protocol.FrameBuffer(), None
+            while frame is None:
+                frame = frames.feed_pop(ours.recv(1 << 16))
+            assert frame[0] == _protocol.READY
+            assert json.loads(frame[1])["pid"] == handle.pid
+    finally:
+        for ours, r in channels:
+            ours.close()
+            os.close(r)
+
+
+def test_the_zygote_adds_site_packages_without_running_pth_imports(tmp_path: Path) -> None:
+    """The zygote starts without ``site`` (its .pth files would import what no environment
+    needs); it adds the directories and the paths .pth files list itself, and only those."""
+    site_dir = tmp_path / "site-packages"
+    extra = tmp_path / "extra"
+    site_dir.mkdir()
+    extra.mkdir()
+    marker = tmp_path / "ran"
+    (site_dir / "a.pth").write_text(f"# a comment\n{extra}\n\nmissing-dir\n")
+    (site_dir / "b.pth").write_text(f"import pathlib; pathlib.Path({str(marker)!r}).touch()\n")
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from kernel_runtime.sandbox import _zygote;"
+        f" _zygote.add_site([{str(site_dir)!r}]); print(repr(sys.path)); print(exit.name)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", code, _launcher._PKG_PARENT],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    path = ast.literal_eval(out[0])
+    assert path[-2:] == [str(site_dir), str(extra)]
+    assert not marker.exists()
+    assert out[1] == "exit"  # site's builtins, which handlers may call
+
+
+SITE = """
+    import sys
+    import boto3
+
+    def handler(event, context):
+        exit_name = exit.name
+        return [boto3.__name__, exit_name, "pathlib" in sys.modules]
+    """
+
+
+def test_handlers_import_site_packages_and_call_site_builtins(tmp_path: Path) -> None:
+    cfg = write_function(tmp_path / "code", SITE)
+    with Sandbox() as sb:
+        assert sb.create_environment(cfg).invoke({}).result[:2] == ["boto3", "exit"]

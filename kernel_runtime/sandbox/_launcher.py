@@ -32,6 +32,14 @@ def _zygote_environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k in keep}
 
 
+def _site_dirs() -> list[str]:
+    """This interpreter's site-packages directories (a venv's when we run in one), for the
+    zygote, which starts without ``site`` (``-S``)."""
+    import site
+
+    return [d for d in site.getsitepackages() if os.path.isdir(d)]
+
+
 @dataclass
 class ProcessHandle:
     """One process generation of an environment, as the zygote reports it."""
@@ -79,11 +87,15 @@ class Launcher:
             "orphaned_dirs": list(orphaned_dirs),
             "cpus": environment_cpus(),
             "unbatch": batched(),
+            "site_dirs": _site_dirs(),
         }
+        # -S: no site, whose .pth files import what the zygote never needs (an editable
+        # install's finder brings pathlib, urllib and ipaddress: ~0.7 MB of heap and the
+        # page-table copies of it at every fork); it adds the site-packages itself
         self.proc = subprocess.Popen(
             [
                 sys.executable,
-                "-s",
+                "-S",
                 "-c",
                 _BOOT,
                 _PKG_PARENT,
