@@ -315,3 +315,24 @@ def test_handlers_import_site_packages_and_call_site_builtins(tmp_path: Path) ->
     cfg = write_function(tmp_path / "code", SITE)
     with Sandbox() as sb:
         assert sb.create_environment(cfg).invoke({}).result[:2] == ["boto3", "exit"]
+
+
+def test_the_zygote_rehearses_invokes_without_changing_anything(monkeypatch) -> None:
+    """``rehearse()`` runs in the zygote before it forks: it must really serve invokes (so
+    the caches children share get filled) and leave no fd, variable or request id behind."""
+    from kernel_runtime.sandbox import _worker
+
+    seen: list[tuple[dict, str]] = []
+
+    def handler(event, context):
+        seen.append((event, context.function_name))
+        return {"ok": True}
+
+    monkeypatch.setattr(_worker, "_rehearsal_handler", handler)
+    fds = sorted(os.listdir("/proc/self/fd"))
+    environ = dict(os.environ)
+    _worker.rehearse(rounds=3)
+    assert [event for event, _ in seen] == [{"key": [1, 2.5, "x", None, True]}] * 3
+    assert sorted(os.listdir("/proc/self/fd")) == fds
+    assert dict(os.environ) == environ
+    assert _worker._current_request_id == ""

@@ -132,10 +132,11 @@ class ExecutionEnvironment:
         # 0.1-0.8 ms while many were deleted lately: a burst makes a thousand of them), one
         # at a time: concurrent mkdirs in one directory spin on its lock in the kernel (9 % of
         # the supervisor's CPU in a burst), where waiters for ours sleep
-        self.tmp_dir = sandbox.work_dir / "envs" / self.environment_id
+        tmp_dir = f"{sandbox.envs_dir}/{self.environment_id}"
         with sandbox.envs_dir_lock:
-            os.mkdir(self.tmp_dir)
-        self._spec = self._build_spec()
+            os.mkdir(tmp_dir)
+        self.tmp_dir = Path(tmp_dir)
+        self._spec = self._build_spec(tmp_dir)
         self._platform = PlatformLog(config.log_format, config.system_log_level, config.region)
         #: Active tracing: our own sampling decision, a Parent of our own, REPORT's XRAY line
         self._active = config.tracing_mode == "Active"
@@ -152,7 +153,7 @@ class ExecutionEnvironment:
             for listener in self.listeners:
                 listener(self, state, t)
 
-    def _build_spec(self) -> dict[str, Any]:
+    def _build_spec(self, tmp_dir: str) -> dict[str, Any]:
         cfg = self.config
         task_root = cfg.task_root
         opt_dir = self.sandbox.layers_dir(cfg.layers)
@@ -179,7 +180,7 @@ class ExecutionEnvironment:
             "PATH": "/usr/local/bin:/usr/bin/:/bin" + (f":{opt_dir}/bin" if opt_dir else ""),
             "LD_LIBRARY_PATH": f"{task_root}:{task_root}/lib"
             + (f":{opt_dir}/lib" if opt_dir else ""),
-            "TMPDIR": str(self.tmp_dir),
+            "TMPDIR": tmp_dir,
             "_X_AMZN_TRACE_ID": "",
             "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
         }
@@ -191,7 +192,7 @@ class ExecutionEnvironment:
             "handler": cfg.handler,
             "task_root": task_root,
             "opt_dir": opt_dir,
-            "tmp_dir": str(self.tmp_dir),
+            "tmp_dir": tmp_dir,
             "env": env,
             "path_prefix": prefix,
             "log_format": cfg.log_format,

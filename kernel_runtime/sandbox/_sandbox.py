@@ -77,7 +77,9 @@ class Sandbox:
         self.work_dir = Path(
             tempfile.mkdtemp(prefix="lambda-lab-") if work_dir is None else work_dir
         )
-        (self.work_dir / "envs").mkdir(parents=True, exist_ok=True)
+        #: where environments make their /tmp (a str: joined once per cold start)
+        self.envs_dir = str(self.work_dir / "envs")
+        os.makedirs(self.envs_dir, exist_ok=True)
         try:
             self.backend: LimitsBackend = detect_limits_backend(limits, runtime_id=self.runtime_id)
         except ValueError as exc:

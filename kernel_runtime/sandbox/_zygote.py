@@ -735,6 +735,7 @@ def main() -> None:
         rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     _worker.park()
     warm_compiler()
+    _worker.rehearse()
     gc.collect()
     gc.freeze()
     zygote.send(
