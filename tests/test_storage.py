@@ -27,7 +27,7 @@ def test_a_capped_environment_gets_its_space_back_before_the_next_request(
             state="READY",
             invocation_count=1,
             pid=runtime.pid,
-            tmp_dir=tmp,
+            tmp_path=str(tmp),
             config=SimpleNamespace(ephemeral_storage=1),  # 1 MiB
         )
         guard = StorageGuard(lambda: [], interval_s=3600)  # the thread never looks itself
@@ -59,7 +59,7 @@ def test_a_look_measures_at_most_its_budget_and_reaches_everyone_in_turn(tmp_pat
             state=state,
             invocation_count=1,
             pid=1,
-            tmp_dir=tmp_path / f"e{i}",  # missing directories measure 0 bytes
+            tmp_path=str(tmp_path / f"e{i}"),  # missing directories measure 0 bytes
             config=SimpleNamespace(ephemeral_storage=512),
         )
 

@@ -135,7 +135,7 @@ class ExecutionEnvironment:
         tmp_dir = f"{sandbox.envs_dir}/{self.environment_id}"
         with sandbox.envs_dir_lock:
             os.mkdir(tmp_dir)
-        self.tmp_dir = Path(tmp_dir)
+        self.tmp_path = tmp_dir
         self._spec = self._build_spec(tmp_dir)
         self._platform = PlatformLog(config.log_format, config.system_log_level, config.region)
         #: Active tracing: our own sampling decision, a Parent of our own, REPORT's XRAY line
@@ -143,6 +143,11 @@ class ExecutionEnvironment:
         rule = getattr(sandbox, "sampling_rule", None) or DEFAULT_SAMPLING_RULE
         arn = config.function_arn
         self._sample: Callable[[], bool] = lambda: rule.sample(arn)
+
+    @property
+    def tmp_dir(self) -> Path:
+        """The directory behind the environment's /tmp (``tmp_path``, as a Path)."""
+        return Path(self.tmp_path)
 
     # -- lifecycle ------------------------------------------------------------------------------
     def _record(self, state: State, t: float | None = None) -> None:
@@ -779,7 +784,7 @@ class ExecutionEnvironment:
                     handle.exited.wait(5.0)
                 backend.kill(self._group, handle.pid)  # descendants still in the group
             self._close_channel()
-            shutil.rmtree(self.tmp_dir, ignore_errors=True)
+            shutil.rmtree(self.tmp_path, ignore_errors=True)
             self._record(State.DEAD)
         self.sandbox._forget(self)
 

@@ -95,7 +95,7 @@ class StorageGuard:
         if pid is None:
             return False
         limit = env.config.ephemeral_storage * 1024 * 1024
-        used = directory_size(str(env.tmp_dir))
+        used = directory_size(env.tmp_path)
         if used >= limit and key not in self.capped:
             _set_fsize_soft(pid, 0)
             self.capped.add(key)
