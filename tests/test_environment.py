@@ -235,6 +235,33 @@ def test_task_root_is_read_only_and_tmp_is_private(sandbox, fn) -> None:
     assert not Path("/tmp/a").exists()
 
 
+def test_mounts_stay_in_each_environments_own_namespace(sandbox, fn) -> None:
+    """The zygote makes its mount namespace private once and every environment copies it:
+    an environment's /var/task and /tmp must reach neither the host nor the zygote nor
+    another environment, and must not be shared (propagating) mounts."""
+    if not sandbox.describe()["private_tmp"]:
+        pytest.skip("mount isolation needs root, and the runtime must not live under /tmp")
+
+    def mounts(pid: int | str) -> dict[str, str]:
+        out = {}
+        for line in Path(f"/proc/{pid}/mountinfo").read_text().splitlines():
+            fields = line.split()
+            out[fields[4]] = " ".join(fields[6 : fields.index("-")])  # mount point -> tags
+        return out
+
+    a, b = _env(sandbox, fn(OK)), _env(sandbox, fn(OK))
+    a.invoke({})
+    b.invoke({})
+    zygote = sandbox.launcher.pid
+    spaces = {os.readlink(f"/proc/{pid}/ns/mnt") for pid in ("self", zygote, a.pid, b.pid)}
+    assert len(spaces) == 4
+    for pid in (a.pid, b.pid):
+        inside = mounts(pid)
+        assert "/var/task" in inside and "/tmp" in inside
+        assert "shared:" not in inside["/var/task"] + inside["/tmp"]
+    assert "/var/task" not in mounts("self") and "/var/task" not in mounts(zygote)
+
+
 # -- handler resolution and errors --------------------------------------------------------------
 @pytest.mark.parametrize(
     ("source", "handler", "error_type", "message"),

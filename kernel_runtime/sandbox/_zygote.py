@@ -110,6 +110,13 @@ def private_mount_namespace() -> None:
     _mount(None, "/", MS_REC | MS_PRIVATE)
 
 
+def copy_mount_namespace() -> None:
+    """A copy of the caller's mount namespace, already private (the zygote's): nothing to
+    re-mark, and copying private mounts costs a third of copying the host's shared ones
+    (0.12-0.14 ms against 0.33-0.38, plus 0.1 for the re-marking, measured per child)."""
+    _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+
+
 def runtime_under_tmp() -> bool:
     """True when the interpreter, its packages or ours live under /tmp (a clone or venv made
     there): a private /tmp would then hide them from the runtime and from handlers."""
@@ -174,6 +181,10 @@ class Zygote:
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.set_wakeup_fd(self.wake_w)
         self.can_isolate = self._probe_isolation() if args.get("isolate", True) else False
+        if self.can_isolate:
+            # the zygote's own namespace, private once: every child copies it (see
+            # copy_mount_namespace); host mounts made later are not seen by environments
+            private_mount_namespace()
         self.tmp_under_runtime = runtime_under_tmp()
         # preloaded modules may register at-fork hooks of their own, or start threads
         self.fork = fork_child if not args.get("preload") and _one_thread() else os.fork
@@ -430,7 +441,7 @@ class Zygote:
             low = fd + 1
         os.closerange(low, _FD_LIMIT)
         if self.can_isolate:
-            private_mount_namespace()
+            copy_mount_namespace()
 
     def _parked_child(self, group: str, sock: socket.socket, others: list[socket.socket]) -> None:
         try:
