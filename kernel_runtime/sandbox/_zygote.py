@@ -7,10 +7,14 @@ supervisor goes away (EOF on the control socket) it kills everything it started.
 thread is the only one that forks (PDEATHSIG follows the forking thread).
 
 A spawn request carries the environment's spec (JSON) and two fds: the worker end of the
-supervisor socketpair and the write end of the log pipe. The same child set-up serves the
-"zygote" launch mode (run the worker in the forked process) and the "spawn" mode (exec a
-fresh interpreter), and is where an exec'd custom runtime bootstrap or a network namespace
-will be set up later.
+supervisor socketpair and the write end of the log pipe. A parked child (forked while the
+zygote was idle) is handed the request over its socket; when none is parked, the zygote forks
+a child per request with the request already in hand (``spawn_many``). The zygote itself
+starts without ``site``, with a private mount namespace every child copies, and with the
+compiler and the invoke path warmed up before it freezes its heap. The same child set-up
+serves the "zygote" launch mode (run the worker in the forked process) and the "spawn" mode
+(exec a fresh interpreter), and is where an exec'd custom runtime bootstrap or a network
+namespace will be set up later.
 """
 
 from __future__ import annotations
