@@ -188,7 +188,11 @@ class Zygote:
         if self.can_isolate:
             # the zygote's own namespace, private once: every child copies it (see
             # copy_mount_namespace); host mounts made later are not seen by environments
-            private_mount_namespace()
+            try:
+                private_mount_namespace()
+            except OSError as exc:
+                os.write(2, f"lambda-lab zygote: no mount isolation: {exc}\n".encode())
+                self.can_isolate = False
         self.tmp_under_runtime = runtime_under_tmp()
         # preloaded modules may register at-fork hooks of their own, or start threads
         self.fork = fork_child if not args.get("preload") and _one_thread() else os.fork
@@ -750,7 +754,10 @@ def main() -> None:
         rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     _worker.park()
     warm_compiler()
-    _worker.rehearse()
+    try:
+        _worker.rehearse()
+    except Exception as exc:  # noqa: BLE001 - a warm-up only: serve without it
+        os.write(2, f"lambda-lab zygote: rehearsal failed: {exc!r}\n".encode())
     gc.collect()
     gc.freeze()
     zygote.send(
