@@ -32,7 +32,7 @@ import socket
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import _limits, _worker
@@ -150,7 +150,7 @@ _RESET_SIGNALS = tuple(
 )
 _SIG_DFL = int(signal.SIG_DFL)
 
-#: Spawn requests taken at once: their children are forked back to back (``park_many``).
+#: Spawn requests taken at once: their children are forked back to back (``spawn_many``).
 _BATCH = 32
 _MAX_FDS = 4  # a request carries two: the worker's socket and the log pipe
 
@@ -184,37 +184,24 @@ class Zygote:
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.set_wakeup_fd(self.wake_w)
-        self.can_isolate = self._probe_isolation() if args.get("isolate", True) else False
-        if self.can_isolate:
-            # the zygote's own namespace, private once: every child copies it (see
-            # copy_mount_namespace); host mounts made later are not seen by environments
-            try:
-                private_mount_namespace()
-            except OSError as exc:
-                os.write(2, f"lambda-lab zygote: no mount isolation: {exc}\n".encode())
-                self.can_isolate = False
+        self.can_isolate = self._isolate_self() if args.get("isolate", True) else False
         self.tmp_under_runtime = runtime_under_tmp()
         # preloaded modules may register at-fork hooks of their own, or start threads
         self.fork = fork_child if not args.get("preload") and _one_thread() else os.fork
 
-    def _probe_isolation(self) -> bool:
-        """Mount isolation needs root (CAP_SYS_ADMIN) and an existing /var/task mount point."""
+    @staticmethod
+    def _isolate_self() -> bool:
+        """Mount isolation needs root (CAP_SYS_ADMIN) and an existing /var/task mount point.
+        The zygote takes a private mount namespace of its own, once: every child copies it
+        (``copy_mount_namespace``), so host mounts made later are not seen by environments."""
         if os.geteuid() != 0:
             return False
         try:
             os.makedirs("/var/task", exist_ok=True)
-        except OSError:
+            private_mount_namespace()
+        except OSError:  # no CAP_SYS_ADMIN (a container): describe() says isolation is off
             return False
-        pid = os.fork()
-        if pid == 0:
-            try:
-                _check(_libc.unshare(CLONE_NEWNS), "unshare")
-                _mount(None, "/", MS_REC | MS_PRIVATE)
-                os._exit(0)
-            except BaseException:  # noqa: BLE001
-                os._exit(1)
-        _, status = os.waitpid(pid, 0)
-        return os.waitstatus_to_exitcode(status) == 0
+        return True
 
     def send(self, msg: dict[str, Any]) -> None:
         try:
@@ -249,8 +236,9 @@ class Zygote:
                     return
 
     def serve_requests(self) -> bool:
-        """Take every request waiting (up to a batch), fork the children they need back to
-        back, then hand each its spec. False once the zygote must stop."""
+        """Take every request waiting (up to a batch): parked children get theirs over their
+        socket, the rest are forked back to back holding theirs. False once the zygote must
+        stop."""
         spawns: list[tuple[dict[str, Any], list[int], bytes]] = []
         stop = None
         flags = 0
@@ -305,7 +293,7 @@ class Zygote:
         back (see ``spawn_many``)."""
         ready: list[tuple[str, socket.socket, socket.socket]] = []
         for _ in range(n):
-            group = "p" + os.urandom(8).hex()
+            group = _new_group()
             try:
                 self.backend.park(group, _PARK_SPEC)
                 ready.append((group, *socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)))
@@ -313,18 +301,15 @@ class Zygote:
                 self._cannot_park(exc)
                 self.backend.destroy(group)
                 break
-        fork = self.fork
-        pids: list[int] = []
-        for group, _ours, theirs in ready:
-            try:
-                pid = fork()
-            except OSError as exc:
-                self._cannot_park(exc)
-                break
-            if pid == 0:
-                others = [s for entry in ready for s in entry[1:] if s is not theirs]
-                self._parked_child(group, theirs, others)  # never returns
-            pids.append(pid)
+
+        def child(entry: tuple[str, socket.socket, socket.socket]) -> None:
+            group, _ours, theirs = entry
+            others = [s for other in ready for s in other[1:] if s is not theirs]
+            self._parked_child(group, theirs, others)
+
+        pids, error = self._fork_each(ready, child)
+        if error is not None:
+            self._cannot_park(error)
         made: list[_Parked] = []
         for (group, ours, theirs), pid in zip(ready[: len(pids)], pids, strict=True):
             theirs.close()
@@ -347,7 +332,7 @@ class Zygote:
         copies (~200 pages, ~1 ms) once per batch instead of once per child."""
         ready: list[tuple[dict[str, Any], list[int], str, _limits.LimitSpec]] = []
         for msg, fds in requests:
-            group = "p" + os.urandom(8).hex()
+            group = _new_group()
             try:
                 limits = _limits.LimitSpec(**msg["limits"])
                 self.backend.create(group, limits)
@@ -356,24 +341,34 @@ class Zygote:
                 self._spawn_failed(msg["env"], fds, exc)
                 continue
             ready.append((msg, fds, group, limits))
-        fork = self.fork
-        pids: list[int] = []
-        for msg, fds, group, limits in ready:
-            try:
-                pid = fork()
-            except OSError as exc:
-                for msg_, fds_, group_, _ in ready[len(pids) :]:
-                    self.backend.destroy(group_)
-                    self._spawn_failed(msg_["env"], fds_, exc)
-                break
-            if pid == 0:
-                self._spawned_child(msg, fds, group, limits)  # never returns
-            pids.append(pid)
-        for (msg, fds, group, _), pid in zip(ready, pids):  # noqa: B905 - pids may be fewer
+        pids, error = self._fork_each(ready, lambda entry: self._spawned_child(*entry))
+        if error is not None:
+            for msg, fds, group, _ in ready[len(pids) :]:
+                self.backend.destroy(group)
+                self._spawn_failed(msg["env"], fds, error)
+        for (msg, fds, group, _), pid in zip(ready[: len(pids)], pids, strict=True):
             for fd in fds:
                 os.close(fd)
             self.children[pid] = (msg["env"], group)
             self.send({"op": "spawned", "env": msg["env"], "pid": pid, "group": group})
+
+    def _fork_each(
+        self, entries: Sequence[Any], child: Callable[[Any], None]
+    ) -> tuple[list[int], OSError | None]:
+        """Fork one child per entry, back to back; each runs ``child(entry)``, which never
+        returns. The pids of those forked, and the error that stopped the loop early."""
+        fork = self.fork
+        pids: list[int] = []
+        for entry in entries:
+            try:
+                pid = fork()
+            except OSError as exc:
+                return pids, exc
+            if pid == 0:
+                child(entry)
+                os._exit(0)  # not reached: the children exit themselves
+            pids.append(pid)
+        return pids, None
 
     def _spawn_failed(self, env_id: str, fds: Sequence[int], exc: BaseException) -> None:
         for fd in fds:
@@ -426,9 +421,10 @@ class Zygote:
         sockets: Sequence[socket.socket] = (),
     ) -> None:
         """What every child does first: die with the zygote, default signals, a session of
-        its own, its groups joined, every fd closed but stdio and ``keep``, a private mount
-        namespace. ``sockets`` (with the zygote's own) are inherited socket objects: they give
-        their fds up first, so none may close a number reused later."""
+        its own, its groups joined, every fd closed but stdio and ``keep``, a copy of the
+        zygote's private mount namespace. ``sockets`` (with the zygote's own) are inherited
+        socket objects: they give their fds up first, so none may close a number reused
+        later."""
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != self.pid:
             os._exit(1)
@@ -607,6 +603,11 @@ class Zygote:
                     break
             except ChildProcessError:
                 break
+
+
+def _new_group() -> str:
+    """A fresh name for a child's limits groups."""
+    return "p" + os.urandom(8).hex()
 
 
 def _die() -> None:
