@@ -60,10 +60,8 @@ class LimitsUnavailable(RuntimeError):
 
 
 _LimitFields = collections.namedtuple(
-    "_LimitFields",
-    ("memory_bytes", "cpu_share", "pids_max", "nofile", "fsize_bytes"),
-    defaults=(1024, 1024, None),
-)
+    "_LimitFields", ("memory_bytes", "cpu_share", "pids_max", "nofile", "fsize_bytes")
+)  # the defaults are LimitSpec.__new__'s
 
 
 class LimitSpec(_LimitFields):

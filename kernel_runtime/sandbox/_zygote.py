@@ -672,25 +672,26 @@ def add_site(dirs: Sequence[str]) -> None:
     site.setcopyright()
     site.sethelper()
     for site_dir in dirs:
-        found = [site_dir]
+        if os.path.isdir(site_dir):
+            found = [site_dir, *_pth_paths(site_dir)]
+            sys.path.extend(p for p in found if p not in sys.path)
+
+
+def _pth_paths(site_dir: str) -> list[str]:
+    """The existing directories a site dir's .pth files name, in site's order (by file name)."""
+    paths: list[str] = []
+    for name in sorted(n for n in os.listdir(site_dir) if n.endswith(".pth")):
         try:
-            names = sorted(n for n in os.listdir(site_dir) if n.endswith(".pth"))
-        except OSError:
+            with open(os.path.join(site_dir, name), encoding="utf-8") as f:
+                lines = f.read().splitlines()
+        except (OSError, UnicodeDecodeError):
             continue
-        for name in names:
-            try:
-                with open(os.path.join(site_dir, name), encoding="utf-8") as f:
-                    lines = f.read().splitlines()
-            except (OSError, UnicodeDecodeError):
-                continue
-            for line in lines:
-                line = line.strip()
-                if not line or line.startswith(("#", "import ", "import\t")):
-                    continue
-                path = os.path.join(site_dir, line)
+        for line in map(str.strip, lines):
+            if line and not line.startswith(("#", "import ", "import\t")):
+                path = os.path.normpath(os.path.join(site_dir, line))
                 if os.path.isdir(path):
-                    found.append(os.path.normpath(path))
-        sys.path.extend(p for p in found if p not in sys.path)
+                    paths.append(path)
+    return paths
 
 
 #: Compiled once by the zygote (never run) so that its children find the compiler ready.
