@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -236,3 +238,47 @@ def handler(event, context):
     assert s3.get_object(Bucket="lab-bucket", Key="hello.txt")["Body"].read() == b"from a handler"
     lam = lab.client("lambda")
     assert "writer" in [f["FunctionName"] for f in lam.list_functions()["Functions"]]
+
+
+CACHED = """
+import os
+import helper
+def handler(event, context):
+    if event.get("fail"):
+        helper.fail()
+    return {"file": __file__, "cached": os.path.exists(__cached__),
+            "helper_cached": os.path.exists(helper.__cached__),
+            "code_file": handler.__code__.co_filename}
+"""
+
+
+def test_code_is_compiled_once_at_deployment(lab: LambdaRuntime) -> None:
+    """Environments see their code read-only, so Python cannot cache what it compiles there;
+    the platform writes the bytecode beside the package when it is deployed instead."""
+    fn = lab.create_function(
+        "cached",
+        "app.handler",
+        {"app.py": CACHED, "helper.py": "def fail():\n    raise ValueError('boom')\n"},
+    )
+    root = Path(lab.service.registry.resolve("cached").config.task_root)
+    tag = sys.implementation.cache_tag
+    assert sorted(p.name for p in (root / "__pycache__").iterdir()) == [
+        f"app.{tag}.pyc",
+        f"helper.{tag}.pyc",
+    ]
+    out = fn.invoke({}).result
+    task = out["file"].rsplit("/", 1)[0]  # /var/task when mounts are isolated
+    assert out == {
+        "file": f"{task}/app.py",
+        "cached": True,
+        "helper_cached": True,
+        "code_file": f"{task}/app.py",  # not the directory the package was compiled in
+    }
+    failed = fn.invoke({"fail": True})
+    assert failed.function_error == "Unhandled"
+    assert f'File "{task}/helper.py", line 2, in fail' in "".join(failed.result["stackTrace"])
+    # a module that does not compile is not cached, and fails in the environment as before
+    broken = lab.create_function("broken", "app.handler", "def handler(e, c):\n    return (\n")
+    root = Path(lab.service.registry.resolve("broken").config.task_root)
+    assert not (root / "__pycache__").exists()
+    assert broken.invoke({}).result["errorType"] == "Runtime.UserCodeSyntaxError"

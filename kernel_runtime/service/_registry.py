@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import bisect
+import compileall
 import contextlib
 import hashlib
 import io
@@ -315,6 +316,17 @@ def _unzip(data: bytes, dest: Path, limit: int = UNZIPPED_LIMIT) -> int:
                     f"{_BAD_ZIP} Entry '{info.filename}' is duplicated."
                 ) from exc
     return total
+
+
+def _precompile(root: Path) -> None:
+    """Bytecode for every module of an unpacked package, written beside it once, here.
+
+    An environment sees its code read-only (/var/task and /opt, as on AWS), so Python could
+    never cache what it compiled there: every cold start compiled the handler and whatever
+    the package bundles again (a small handler: ~0.3 ms of each cold start's CPU; a package
+    with a vendored library: tens of ms). A module that does not compile is left alone: the
+    import in the environment raises its SyntaxError, as before."""
+    compileall.compile_dir(str(root), quiet=2, workers=1)
 
 
 @dataclass(frozen=True)
@@ -812,6 +824,7 @@ class Registry:
         staging = self.root / "staging" / uuid.uuid4().hex
         try:
             unzipped = _unzip(code.zip_file, staging)
+            _precompile(staging)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
