@@ -266,6 +266,10 @@ def test_code_is_compiled_once_at_deployment(lab: LambdaRuntime) -> None:
         f"app.{tag}.pyc",
         f"helper.{tag}.pyc",
     ]
+    # checked against the source's hash (PEP 552 flags 0b11), not a timestamp: merged layers
+    # are copies, and mtimes of a second's resolution can coincide
+    header = (root / "__pycache__" / f"app.{tag}.pyc").read_bytes()[:16]
+    assert int.from_bytes(header[4:8], "little") == 3
     out = fn.invoke({}).result
     task = out["file"].rsplit("/", 1)[0]  # /var/task when mounts are isolated
     assert out == {
