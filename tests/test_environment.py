@@ -7,6 +7,7 @@ limits backends this host offers, so the cgroup path and the rlimit fallback are
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import time
@@ -427,6 +428,34 @@ def test_text_logs_platform_lines_and_report(sandbox, fn) -> None:
     warm = env.invoke({})
     assert "Init Duration" not in warm.raw_log and "INIT_START" not in warm.raw_log
     assert "at init" not in warm.raw_log
+
+
+def test_every_field_of_the_record_is_under_its_own_name(sandbox, fn) -> None:
+    """The record is built positionally on the invoke path: each value must land in its field."""
+    config = fn(OK, memory_size=256)
+    env = _env(sandbox, config)
+    before = time.time()
+    cold = env.invoke({"x": 1})
+    warm = env.invoke({"x": 2})
+    after = time.time()
+    assert cold.request_id != warm.request_id and len(warm.request_id) == 36
+    assert (warm.function_name, warm.function_version) == (config.function_name, "$LATEST")
+    assert (warm.environment_id, warm.log_stream_name) == (
+        env.environment_id,
+        env.log_stream_name,
+    )
+    assert json.loads(warm.payload) == {"echo": {"x": 2}}
+    assert (warm.function_error, warm.error_type, warm.status) == (None, None, "success")
+    assert (cold.cold_start, warm.cold_start) == (True, False)
+    assert warm.initialization_type == "on-demand"
+    assert cold.init_duration_ms > 0 and warm.init_duration_ms is None
+    assert warm.billed_duration_ms == max(1, math.ceil(warm.duration_ms))
+    assert warm.memory_size_mb == 256 and 0 < warm.max_memory_used_mb <= 256
+    assert before <= cold.started_at <= cold.finished_at <= warm.started_at <= warm.finished_at
+    assert warm.finished_at <= after
+    assert warm.trace_id.startswith("Root=1-") and ";Sampled=" in warm.trace_id
+    assert f"START RequestId: {warm.request_id}" in warm.raw_log
+    assert warm.log_bytes_dropped == 0
 
 
 def test_json_log_format_and_level_filtering(sandbox, fn) -> None:
