@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import stat
+import sys
 import threading
 import zipfile
 from pathlib import Path
@@ -1209,3 +1210,20 @@ def test_unqualified_resolve_is_shared_until_latest_changes(reg: Registry) -> No
     assert updated is not first and updated.config.timeout == 10
     assert first.config.timeout != 10  # the old target still describes the old snapshot
     assert reg.resolve("fn") is updated
+
+
+def test_precompile_writes_bytecode_within_its_budget(tmp_path: Path) -> None:
+    """Deployment compiles what it can in its time; warnings and errors stay the import's."""
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "app.py").write_text("def handler(e, c):\n    return 1\n")
+    (tmp_path / "pkg" / "mod.py").write_text("X = 1\n")
+    (tmp_path / "warns.py").write_text("X = 1 is 1\n")  # SyntaxWarning
+    (tmp_path / "broken.py").write_text("def f(:\n")
+    assert _registry._precompile(tmp_path, budget_s=-1) == 0
+    assert not list(tmp_path.rglob("*.pyc"))
+    assert _registry._precompile(tmp_path) == 2
+    tag = sys.implementation.cache_tag
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.pyc")) == [
+        f"__pycache__/app.{tag}.pyc",
+        f"pkg/__pycache__/mod.{tag}.pyc",
+    ]

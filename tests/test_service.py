@@ -286,3 +286,10 @@ def test_code_is_compiled_once_at_deployment(lab: LambdaRuntime) -> None:
     root = Path(lab.service.registry.resolve("broken").config.task_root)
     assert not (root / "__pycache__").exists()
     assert broken.invoke({}).result["errorType"] == "Runtime.UserCodeSyntaxError"
+    # nor is one that compiles with warnings: the environment's import shows them in its log
+    warns = lab.create_function(
+        "warns", "app.handler", "X = 1 is 1\ndef handler(e, c):\n    return X\n"
+    )
+    cold = warns.invoke({})
+    assert cold.result == 1
+    assert 'app.py:1: SyntaxWarning: "is" with a literal' in cold.raw_log
