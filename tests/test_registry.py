@@ -26,6 +26,7 @@ from kernel_runtime.errors import (
     ResourceNotFoundException,
 )
 from kernel_runtime.service import _registry
+from kernel_runtime.service._bytecode import precompile
 from kernel_runtime.service._registry import (
     DIRECT_UPLOAD_LIMIT,
     UNZIPPED_LIMIT,
@@ -1212,16 +1213,20 @@ def test_unqualified_resolve_is_shared_until_latest_changes(reg: Registry) -> No
     assert reg.resolve("fn") is updated
 
 
-def test_precompile_writes_bytecode_within_its_budget(tmp_path: Path) -> None:
-    """Deployment compiles what it can in its time; warnings and errors stay the import's."""
+@pytest.mark.parametrize("in_process_bytes", [1 << 20, 0], ids=["here", "child interpreter"])
+def test_precompile_writes_bytecode_within_its_budget(
+    tmp_path: Path, in_process_bytes: int
+) -> None:
+    """Deployment compiles what it can in its time; warnings and errors stay the import's.
+    Small packages compile in this process, large ones in a child interpreter: same result."""
     (tmp_path / "pkg").mkdir()
     (tmp_path / "app.py").write_text("def handler(e, c):\n    return 1\n")
     (tmp_path / "pkg" / "mod.py").write_text("X = 1\n")
     (tmp_path / "warns.py").write_text("X = 1 is 1\n")  # SyntaxWarning
     (tmp_path / "broken.py").write_text("def f(:\n")
-    assert _registry._precompile(tmp_path, budget_s=-1) == 0
+    assert precompile(tmp_path, budget_s=-1, in_process_bytes=in_process_bytes) == 0
     assert not list(tmp_path.rglob("*.pyc"))
-    assert _registry._precompile(tmp_path) == 2
+    assert precompile(tmp_path, in_process_bytes=in_process_bytes) == 2
     tag = sys.implementation.cache_tag
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.pyc")) == [
         f"__pycache__/app.{tag}.pyc",

@@ -5,7 +5,7 @@ Private modules, one concern each: ``_registry`` (the control plane's store), ``
 pure scaling and concurrency policy, shared with :mod:`kernel_runtime.simulate`), ``_pools``
 (live environment pools driven by the policy), ``_async`` (the event queue with retries,
 destinations and dead-letter queues), ``_destinations`` (delivery to SQS, SNS, EventBridge and
-Lambda).
+Lambda), ``_bytecode`` (a package's modules compiled once, when it is deployed).
 """
 
 __all__: list[str] = []

@@ -21,14 +21,12 @@ import io
 import json
 import logging
 import os
-import py_compile
 import re
 import shutil
 import stat
 import threading
 import time
 import uuid
-import warnings
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -47,6 +45,7 @@ from ..errors import (
     ResourceConflictException,
     ResourceNotFoundException,
 )
+from ._bytecode import precompile
 
 __all__ = [
     "DIRECT_UPLOAD_LIMIT",
@@ -64,8 +63,6 @@ DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024
 _REQUEST_LIMIT = 69905067
 #: Function code plus all its layers, unzipped.
 UNZIPPED_LIMIT = 262144000
-#: How long a deployment may spend compiling the package's modules (see ``_precompile``).
-PRECOMPILE_BUDGET_S = 5.0
 POLICY_LIMIT = 20480
 DEFAULT_ROLE_NAME = "lambda-lab-execution"
 _DEFAULT_PAGE = 50
@@ -319,46 +316,6 @@ def _unzip(data: bytes, dest: Path, limit: int = UNZIPPED_LIMIT) -> int:
                     f"{_BAD_ZIP} Entry '{info.filename}' is duplicated."
                 ) from exc
     return total
-
-
-def _precompile(root: Path, budget_s: float = PRECOMPILE_BUDGET_S) -> int:
-    """Bytecode for the modules of an unpacked package, written beside them once, here;
-    returns how many were compiled.
-
-    An environment sees its code read-only (/var/task and /opt, as on AWS), so Python could
-    never cache what it compiled there: every cold start compiled the handler and whatever
-    the package bundles again (a small handler: ~0.3 ms of each cold start's CPU; a handler
-    importing a vendored requests: ~120 ms). Top-level modules first, for at most
-    ``budget_s`` (a 250 MB package of sources must not hold CreateFunction for minutes):
-    what is left compiles at import, as before. A module that does not compile, or compiles
-    with warnings, is left to the environment's import, which raises its SyntaxError or shows
-    them in the function's log, as on AWS. Checked against a hash of the source, not its
-    mtime: layers are merged by copying, and a later layer's module that does not compile
-    must not pass for an earlier one's of the same size and second."""
-    deadline = time.monotonic() + budget_s
-    compiled = 0
-    for directory, subdirs, files in os.walk(root):
-        subdirs[:] = sorted(d for d in subdirs if d != "__pycache__")
-        for name in sorted(files):
-            if not name.endswith(".py"):
-                continue
-            if time.monotonic() > deadline:
-                return compiled
-            try:
-                with warnings.catch_warnings(record=True) as warned:
-                    warnings.simplefilter("always")
-                    cached = py_compile.compile(
-                        os.path.join(directory, name),
-                        doraise=True,
-                        invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
-                    )
-                if warned:  # compiled in the environment instead, where its log shows them
-                    os.unlink(cached)
-                    continue
-            except (py_compile.PyCompileError, OSError):
-                continue
-            compiled += 1
-    return compiled
 
 
 @dataclass(frozen=True)
@@ -856,7 +813,7 @@ class Registry:
         staging = self.root / "staging" / uuid.uuid4().hex
         try:
             unzipped = _unzip(code.zip_file, staging)
-            _precompile(staging)
+            precompile(staging)  # environments see it read-only: compiled once, here
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
