@@ -38,6 +38,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..invocation import Invocation
 from . import _store_writer as _w
 from ._logs import _RANK, FilterPattern, LogEvent, _rank, event_level
 from ._store_writer import _INVOCATION_COLUMNS
@@ -635,6 +636,11 @@ class Store:
         tracing: when the request was sampled, the writer records the platform's X-Ray
         segments too (building them costs ~15 us, which the invoke path should not pay)."""
         queue = self._queue
+        if type(invocation) is Invocation:
+            # its fields as a plain tuple, which the collector stops tracking at its next pass
+            # (a NamedTuple it tracks for as long as it waits here, up to 2 s: long enough to
+            # reach the oldest generation and drive full collections of the whole kernel)
+            invocation = tuple(invocation)
         queue.append((_INVOCATION, invocation, qualifier, function_arn, architecture, traced))
         if len(queue) > _HOLD_MAX and not self._wake.is_set():
             self._wake.set()

@@ -154,7 +154,10 @@ class ExecutionEnvironment:
     def _record(self, state: State, t: float | None = None) -> None:
         t = time.time() if t is None else t
         self.state = state
-        self.transitions.append((t, state))  # State is a str: compares equal to "READY"
+        # the plain str value ("READY"), not the enum member: a member is an object the
+        # garbage collector tracks, so each (t, member) pair stayed tracked for as long as the
+        # history keeps it (10,000 per environment) and, two per request, drove full collections
+        self.transitions.append((t, state._value_))
         if self.listeners:
             for listener in self.listeners:
                 listener(self, state, t)
