@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from kernel_runtime import Sandbox, TooManyRequestsException
 from kernel_runtime.invocation import Invocation
 from kernel_runtime.service._policy import Limits
-from kernel_runtime.service._pools import EnvironmentPools
+from kernel_runtime.service._pools import EnvironmentPools, _Series
 
 from ._functions import write_function
 
@@ -186,3 +187,25 @@ def test_a_refused_request_leaves_its_environment_warm(sandbox, tmp_path) -> Non
         assert pools.concurrency("refused") == 0
     finally:
         pools.close()
+
+
+def test_the_live_series_keeps_a_summary_per_second_not_every_latency() -> None:
+    """An hour of every latency was ~1 GB at 10,000 requests/s: a second's latencies are
+    reduced to its p50 and p99 once the next second starts, with the same columns."""
+    series = _Series()
+    tracemalloc.start()
+    try:
+        for second in range(30):
+            for i in range(10_000):
+                series.invocation(1000 + second + i / 10_000, i == 0, float(i % 100), 3, 2)
+        kept, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert kept < 2 * 2**20, kept  # all of them: ~9.5 MB
+    series.throttle(1030.5, 4, 2)
+    cols = series.columns()
+    assert cols["t"] == list(range(1000, 1031))
+    assert cols["invocations"] == [10_000] * 30 + [0]
+    assert cols["cold_starts"] == [1] * 30 + [0] and cols["throttles"] == [0] * 30 + [1]
+    assert cols["p50_ms"] == [50.0] * 30 + [0.0] and cols["p99_ms"] == [99.0] * 30 + [0.0]
+    assert cols["concurrency"] == [3] * 30 + [4] and cols["environments"] == [2] * 31
