@@ -450,6 +450,28 @@ def test_a_long_queue_wakes_the_writer_early(tmp_path: Path) -> None:
         assert raw_count(path, "throttles") > 0
 
 
+def test_a_sustained_overload_waits_for_the_writer_instead_of_queueing_without_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Callers faster than the writer for long enough wait at the high-water mark until the
+    queue has drained to the low one: memory stays bounded and nothing is dropped."""
+    monkeypatch.setattr(_store, "_QUEUE_HIGH", 2_000)
+    monkeypatch.setattr(_store, "_QUEUE_LOW", 1_000)
+    path = tmp_path / "s.sqlite3"
+    peak = 0
+    with Store(path, flush_interval=60) as store:
+        for n in range(10_000):
+            store.record_invocation(inv(n))
+            if n % 3 == 0:
+                store.record_throttle("orders", at=T0 + n)
+            peak = max(peak, len(store._queue))
+        assert store.backlog_waits > 0
+        assert peak <= 2_002  # the mark, plus the record that found the queue at it
+        assert store.flush(60)
+        assert raw_count(path, "invocations") == 10_000
+        assert raw_count(path, "throttles") == 3_334
+
+
 def test_records_wait_while_traffic_lasts_and_ship_when_it_pauses(tmp_path: Path) -> None:
     """Under steady traffic the shipper holds records (up to _HOLD_S), so the invoke path is
     not disturbed by writing; a pause ships them; a flush never waits for the pause."""

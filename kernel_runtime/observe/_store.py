@@ -171,6 +171,15 @@ _INVOCATION, _LIFECYCLE, _LOGS, _METRIC, _THROTTLE, _SEGMENTS, _ALARM = (
 #: (while the shipper waits for the GIL, then ships) cost 3 % of the invoke path.
 _HOLD_S = 2.0
 _HOLD_MAX = 50_000
+#: The writer stores ~4,000 invocations a second here (three records each, with their lifecycle
+#: pair); two callers can make ~6,000. Past this many queued records a new invocation or
+#: throttle waits for the queue to drain to _QUEUE_LOW, so a sustained overload slows the
+#: callers to what can be stored instead of growing the queue without bound (~1 KB per
+#: request: 430 MB after 460,000 of them). Nothing is dropped. The gap is small: a caller
+#: waits about as long as the writer needs for 10,000 records (~1 s), not for half the queue.
+_QUEUE_HIGH = 200_000
+_QUEUE_LOW = 190_000
+_BACKLOG_WAIT_S = 30.0  # at most, per record: a shipper that stopped must not hang callers
 #: lifecycle states (a str enum in the sandbox) as plain str, filled as they are seen
 _STATE_TEXT: dict[Any, str] = {}
 _BATCH = 20_000  # records per batch (one transaction) at most
@@ -603,6 +612,8 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._now: Callable[[], float] = clock.now if clock is not None else time.time
         self._closed = False
+        #: how many records waited for the writer to catch up (a sustained overload)
+        self.backlog_waits = 0
         self._lock = threading.Lock()
         self._conn = _connect(self.path)
         try:
@@ -641,6 +652,8 @@ class Store:
             # (a NamedTuple it tracks for as long as it waits here, up to 2 s: long enough to
             # reach the oldest generation and drive full collections of the whole kernel)
             invocation = tuple(invocation)
+        if len(queue) > _QUEUE_HIGH:
+            self._drain_backlog()
         queue.append((_INVOCATION, invocation, qualifier, function_arn, architecture, traced))
         if len(queue) > _HOLD_MAX and not self._wake.is_set():
             self._wake.set()
@@ -656,9 +669,25 @@ class Store:
         """Queue a throttled request (429) with AWS's ``Reason``."""
         queue = self._queue
         at = self._now() if at is None else at
+        if len(queue) > _QUEUE_HIGH:
+            self._drain_backlog()
         queue.append((_THROTTLE, function_name, qualifier, reason, at))
         if len(queue) > _HOLD_MAX and not self._wake.is_set():
             self._wake.set()
+
+    def _drain_backlog(self) -> None:
+        """Wait (sleeping, no lock held) until the shipper has taken the queue below
+        _QUEUE_LOW; not on the store's own threads, and never longer than _BACKLOG_WAIT_S."""
+        current = threading.current_thread()
+        if current is self._writer.thread or current is self._writer._reader:
+            return
+        self.backlog_waits += 1
+        deadline = time.monotonic() + _BACKLOG_WAIT_S
+        while len(self._queue) > _QUEUE_LOW and time.monotonic() < deadline:
+            if not self._writer.thread.is_alive():
+                return
+            self._wake.set()
+            time.sleep(0.005)
 
     def record_lifecycle(
         self,
