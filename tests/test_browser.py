@@ -196,6 +196,11 @@ def _drive(page, jupyterlab: str, failed_requests: list[str]) -> None:  # noqa: 
             assert "Click to show javascript error" not in page.content()
             invoke.click()
             page.get_by_text("hi from lambda-lab").first.wait_for(timeout=60_000)
+            # the log (START ... REPORT) may render a moment after the result: wait for it
+            page.wait_for_function(
+                "() => /RequestId: [0-9a-f-]{36}/.test(document.body.innerText)",
+                timeout=30_000,
+            )
             request_id = page.evaluate(
                 "() => { const m = document.body.innerText.match("
                 "/RequestId: ([0-9a-f-]{36})/); return m ? m[1] : null; }"
