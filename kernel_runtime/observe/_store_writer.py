@@ -224,7 +224,7 @@ class Rows:
         kind = item[0]
         if kind == INVOCATION:
             _, inv, qualifier, arn, architecture, *traced = item
-            if type(inv) is tuple:  # as encode() sends an Invocation
+            if type(inv) is tuple:  # as Store.record_invocation queues an Invocation
                 inv = Invocation._make(inv)
             self.add_invocation(inv, qualifier, arn, architecture)
             if traced and traced[0] is not None and "Sampled=1" in (inv.trace_id or ""):
@@ -437,16 +437,12 @@ class _Pickler(pickle.Pickler):
 
 def encode(ingestion_ms: int, items: Sequence[tuple[Any, ...]]) -> tuple[int, bytes]:
     """A chunk of records as ``(flags, payload)`` for a BATCH frame: one C-level
-    ``marshal.dumps`` when every value is a plain builtin, an Invocation sent as its tuple of
-    fields (the common case, ~2x cheaper than pickle); else a pickle (protocol 5) in which str
-    subclasses (enums) become plain str, so the writer need not import the caller's classes.
-    Raises what pickle raises for what cannot be sent at all."""
-    plain = [
-        (INVOCATION, tuple(item[1]), *item[2:])
-        if item[0] == INVOCATION and type(item[1]) is Invocation
-        else item
-        for item in items
-    ]
+    ``marshal.dumps`` when every value is a plain builtin (the common case, ~2x cheaper than
+    pickle: ``Store.record_invocation`` queues an Invocation as its tuple of fields already);
+    else a pickle (protocol 5) in which str subclasses (enums) become plain str, so the writer
+    need not import the caller's classes. Raises what pickle raises for what cannot be sent at
+    all."""
+    plain = list(items)
     try:
         return MARSHAL, marshal.dumps((ingestion_ms, plain))
     except ValueError:  # an enum, a LogEvent, any other class: pickle it
