@@ -510,10 +510,13 @@ def test_enqueue_is_cheap(tmp_path: Path) -> None:
     with Store(tmp_path / "s.sqlite3", flush_interval=60) as store:
         record = inv(1)
         n = 2000
-        started = time.perf_counter()
-        for _ in range(n):
-            store.record_invocation(record)
-        per_record = (time.perf_counter() - started) / n
+        rounds = []
+        for _ in range(5):  # the best round: one pause of a noisy VM is not the enqueue's cost
+            started = time.perf_counter()
+            for _ in range(n):
+                store.record_invocation(record)
+            rounds.append((time.perf_counter() - started) / n)
+        per_record = min(rounds)
         assert per_record < 20e-6  # a deque append; about 0.3 µs on a quiet machine
 
 
