@@ -184,9 +184,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--pin-platform",
-        action="store_true",
+        nargs="?",
+        const="on",
+        default="auto",
+        choices=("auto", "on", "off"),
         help="keep the service's own process on one core and the environments on the others "
-        "(more invokes per second from concurrent clients on a small machine)",
+        "(more invokes per second from concurrent clients on a small machine): 'on' (the "
+        "flag alone) throughout, 'auto' (default) while the service is the bottleneck, 'off' "
+        "never",
     )
     _add_sandbox_options(serve)
     serve.set_defaults(run=_cmd_serve)
@@ -289,7 +294,7 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 port=args.port,
                 launch_mode=args.launch_mode,
                 limits_backend=args.limits,
-                pin_platform=args.pin_platform,
+                pin_platform={"on": True, "off": False}.get(args.pin_platform, "auto"),
             )
         except OSError as exc:
             err.write(f"lambda-lab: error: cannot listen on {args.host}:{args.port}: {exc}\n")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _affinity
+from ._autopin import AutoPin
 from .aws import AwsServices
 from .clock import PlatformClock
 from .errors import ResourceNotFoundException
@@ -184,10 +185,13 @@ class LambdaRuntime:
 
     ``pin_platform`` keeps this process's threads on one core (True: the first CPU it may
     use, or a CPU number), scheduled as a batch, while the runtime is open, and runs the
-    environments on the other cores (the store's writer keeps them all). Worth it when
-    several threads invoke at once on a small machine (1.4x 2 callers' median throughput on 2
-    cores); it also confines the rest of this process (numpy's threads, say), so it is off
-    by default.
+    environments on the other cores (the store's writer keeps them all): 1.4-1.7x the
+    throughput of several threads invoking at once on 2 cores. It also confines the rest of
+    this process (numpy's threads, say) and leaves a burst of cold starts one core less, so
+    the default, ``"auto"``, does it only while the runtime's own Python is the bottleneck
+    (several invocations in flight, over 1,000 a second, almost no cold starts; see
+    :mod:`kernel_runtime._autopin`) and gives the cores back when that stops or a burst of
+    cold starts begins. ``False`` never pins.
     """
 
     def __init__(
@@ -204,12 +208,18 @@ class LambdaRuntime:
         port: int = 0,
         aws_endpoint_url: str | None = None,
         store: str | Path | bool | None = None,
-        pin_platform: bool | int = False,
+        pin_platform: bool | int | str = "auto",
         **sandbox_options: Any,
     ) -> None:
         self._owns_home = home is None
         self._pinned = False
-        if pin_platform is not False and _affinity.available():
+        self._autopin: AutoPin | None = None
+        auto = isinstance(pin_platform, str)
+        if auto and pin_platform != "auto":
+            raise ValueError(
+                f"pin_platform must be True, False, a CPU number or 'auto', not {pin_platform!r}"
+            )
+        if not auto and pin_platform is not False and _affinity.available():
             # before any process starts: the zygote is told which CPUs environments get
             _affinity.pin_process(None if pin_platform is True else int(pin_platform))
             self._pinned = True
@@ -219,6 +229,8 @@ class LambdaRuntime:
         except BaseException:
             self._undo_start()
             raise
+        if auto and _affinity.available():
+            self._autopin = AutoPin(self.service.pools)
 
     def _undo_start(self) -> None:
         """A start that failed part-way leaves nothing behind: :meth:`close` once the runtime
@@ -236,6 +248,9 @@ class LambdaRuntime:
         self._unpin()
 
     def _unpin(self) -> None:
+        if self._autopin is not None:
+            self._autopin.close()
+            self._autopin = None
         if self._pinned:
             self._pinned = False
             _affinity.unpin_process()
@@ -455,6 +470,9 @@ class LambdaRuntime:
         if self._closed:
             return
         self._closed = True
+        if self._autopin is not None:  # every core back before environments shut down
+            self._autopin.close()
+            self._autopin = None
         if self.alarm_runner is not None:
             self.alarm_runner.close()  # its actions use the endpoint and the store
         for door in self._front_doors:

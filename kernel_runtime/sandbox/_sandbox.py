@@ -86,6 +86,8 @@ class Sandbox:
             raise InvalidParameterValueException(str(exc)) from None
         self.backend.cleanup_stale()
         self._envs: dict[str, ExecutionEnvironment] = {}
+        #: environments created so far (cold starts and provisioned ones)
+        self.started = 0
         self._layer_dirs: dict[tuple[Path, ...], str] = {}  # made by layers_dir(), per list
         self.envs_dir_lock = threading.Lock()  # environments make their /tmp one at a time
         self._lock = threading.Lock()
@@ -143,6 +145,7 @@ class Sandbox:
         env = ExecutionEnvironment(self, config, initialization_type)
         with self._lock:
             self._envs[env.environment_id] = env
+            self.started += 1
         for watcher in self.on_environment:
             watcher(env)  # before Init, so its whole lifecycle is seen
         env.start()

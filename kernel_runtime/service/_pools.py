@@ -144,6 +144,7 @@ class EnvironmentPools:
         self._provisioned: dict[tuple[Hashable, Hashable], ProvisionedStatus] = {}
         self._stats: dict[Hashable, PoolStats] = {}
         self.series = _Series()
+        self._peak = 0  # most invocations in flight at once since activity() last looked
         #: records what happened (kernel_runtime.observe.Recorder), off the hot path
         self.observer: Any = None
 
@@ -206,6 +207,8 @@ class EnvironmentPools:
             elif self._state.functions[function].provisioned:
                 stats.spillover_invocations += 1
             concurrency = self._state.busy
+            if concurrency > self._peak:
+                self._peak = concurrency
             shut = self._return(function, pool, provisioned, env)
             self.series.invocation(
                 time.time(), inv.cold_start, latency, concurrency, len(self._envs)
@@ -405,6 +408,15 @@ class EnvironmentPools:
                 for e, (fn, _, _) in self._owner.items()
                 if function is None or fn == function
             ]
+
+    def activity(self) -> tuple[int, int, int]:
+        """Invocations completed and environments started so far (counted as they start, not
+        when their first request ends), and the most invocations in flight at once since the
+        last call (which starts a new peak)."""
+        with self._lock:
+            peak, self._peak = self._peak, self._state.busy
+            invocations = sum(s.invocations for s in self._stats.values())
+        return invocations, self.sandbox.started, peak
 
     def unreserved_available(self) -> int:
         with self._lock:
