@@ -50,10 +50,14 @@ def steal_seconds() -> float:
 
 
 def bench_throughput(
-    seconds: float = 3.0, callers: int = 2, memory_size: int = 1769, pin_platform: bool = False
+    seconds: float = 3.0,
+    callers: int = 2,
+    memory_size: int = 1769,
+    pin_platform: bool | str = "auto",
 ) -> dict:
     """Invocations per second with ``callers`` threads on their own warm environments
-    (``pin_platform``: the runtime's process on one core, environments on the others)."""
+    (``pin_platform``: the runtime's process on one core, environments on the others: True
+    throughout, "auto" (the default) once it sees the load, False never)."""
     with LambdaRuntime(pin_platform=pin_platform) as lab:
         lab.create_function("noop", "app.handler", NOOP, memory_size=memory_size)
         for _ in range(200):
@@ -75,6 +79,7 @@ def bench_throughput(
         for t in threads:
             t.join()
         stolen = steal_seconds() - stolen
+        pinned = lab._autopin.pins if lab._autopin is not None else None
         samples = []
         for _ in range(2000):
             t0 = time.perf_counter_ns()
@@ -87,6 +92,7 @@ def bench_throughput(
         "single_p99_us": samples[int(len(samples) * 0.99)] / 1000,
         "memory_size_mb": memory_size,
         "pin_platform": pin_platform,
+        "auto_pins": pinned,
         "steal_s": round(stolen, 2),
     }
 

@@ -596,7 +596,8 @@ def bench_service_rows(params: Params) -> list[dict]:
         rows.append(
             _row(
                 group,
-                "sync throughput, LambdaRuntime.invoke, 2 callers, 1769 MB",
+                "sync throughput, LambdaRuntime.invoke, 2 callers, 1769 MB (default: "
+                "pin_platform='auto')",
                 "inv/s",
                 {"p50": tp["throughput_per_s"], "n": 1},
                 target={"p50": (">=", 10_000.0)},
@@ -632,6 +633,19 @@ def bench_service_rows(params: Params) -> list[dict]:
         )
     except Exception as e:
         rows.append(_row(group, "sync throughput, pin_platform", "inv/s", error=_err(e)))
+    try:
+        tp = bench_service.bench_throughput(params.tput_seconds * 2, pin_platform=False)
+        rows.append(
+            _row(
+                group,
+                "same, LambdaRuntime(pin_platform=False): never pinned",
+                "inv/s",
+                {"p50": tp["throughput_per_s"], "n": 1},
+                steal_s=tp["steal_s"],
+            )
+        )
+    except Exception as e:
+        rows.append(_row(group, "sync throughput, never pinned", "inv/s", error=_err(e)))
     full = params.burst_n >= 1000
     try:
         b = bench_service.bench_burst(params.burst_n)

@@ -217,8 +217,9 @@ def test_run_all_table_and_json(monkeypatch):
     assert result["backend"]
     rows = result["rows"]
     # 2 cold groups x 3, 5 warm cases x 1-2 backends, memory x 2, throughput x 2 + its floor,
-    # service x 5, endpoint x 4, simulator x 1, event sources x 6, observability x 5, lab x 3
-    assert len(rows) in (6 + 5 + 2 + 3 + 10 + 6 + 5 + 3, 6 + 10 + 2 + 3 + 10 + 6 + 5 + 3)
+    # service x 6 (throughput: auto, pinned, never pinned), endpoint x 4, simulator x 1, event
+    # sources x 6, observability x 5, lab x 3
+    assert len(rows) in (6 + 5 + 2 + 3 + 11 + 6 + 5 + 3, 6 + 10 + 2 + 3 + 11 + 6 + 5 + 3)
     for r in rows:
         assert "error" not in r, (r["group"], r["case"], r.get("error"))
         assert r["p50"] is not None
