@@ -12,6 +12,7 @@ starts. A burst of cold starts, or a load that stops, gives every core back.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -22,6 +23,8 @@ from typing import Any
 from . import _affinity
 from .sandbox import State
 
+_log = logging.getLogger(__name__)
+
 __all__ = ["AutoPin", "PinDecision", "PinRule"]
 
 
@@ -29,7 +32,7 @@ __all__ = ["AutoPin", "PinDecision", "PinRule"]
 class PinRule:
     """When a window of activity counts as "the platform is the bottleneck"."""
 
-    window_s: float = 0.2
+    window_s: float = 0.1
     """How often the activity is looked at."""
     min_rate: float = 1000.0
     """Invocations completed per second (warm no-op invokes run 4,000-12,000 here)."""
@@ -39,7 +42,7 @@ class PinRule:
     """Environments started per window; more means a burst, whose inits need every core."""
     pin_after: int = 2
     """Windows in a row that qualify before pinning."""
-    unpin_after: int = 5
+    unpin_after: int = 10
     """Windows in a row that do not qualify before unpinning (a burst unpins at once)."""
 
 
@@ -104,8 +107,8 @@ class AutoPin:
         invocations, cold_starts, _ = self._pools.activity()
         last = time.monotonic()
         quiet = 0
-        # a second between looks once nothing has run for 2 s: an idle kernel wakes rarely
-        while not self._stop.wait(window if quiet < 10 else 1.0):
+        # a second between looks once nothing has run for a second: an idle kernel wakes rarely
+        while not self._stop.wait(window if quiet * window < 1.0 else 1.0):
             now = time.monotonic()
             inv, cold, peak = self._pools.activity()
             done, started = inv - invocations, cold - cold_starts
@@ -114,7 +117,12 @@ class AutoPin:
             verdict = self.decision.observe(done, started, peak, now - last)
             last = now
             if verdict is True:
-                self._pin()
+                try:
+                    self._pin()
+                except (OSError, ValueError) as exc:  # the CPUs changed under us (a cpuset)
+                    _log.warning("lambda-lab: cannot pin the platform, not trying again: %s", exc)
+                    self.decision.pinned = False
+                    break
             elif verdict is False:
                 self._unpin()
             elif self._pinned:
