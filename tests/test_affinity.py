@@ -247,3 +247,15 @@ def test_auto_pins_while_several_threads_invoke_and_gives_the_cores_back(tmp_pat
     assert out["after_main"] == every
     assert out["after_envs"] == [every]
     assert out["closed"] == [every]
+
+
+def test_serve_takes_auto_by_default_and_on_or_off(capsys: pytest.CaptureFixture[str]) -> None:
+    from kernel_runtime.cli import _parser
+
+    parse = _parser().parse_args
+    assert parse(["serve"]).pin_platform == "auto"
+    assert parse(["serve", "--pin-platform"]).pin_platform == "on"
+    assert parse(["serve", "--pin-platform", "off"]).pin_platform == "off"
+    with pytest.raises(SystemExit):
+        parse(["serve", "--pin-platform", "sometimes"])
+    assert "invalid choice: 'sometimes'" in capsys.readouterr().err
