@@ -63,17 +63,22 @@ SCRIPT = textwrap.dedent(
 )
 
 
+def _run(script: str, tmp_path: Path) -> dict:
+    """Run ``script`` in a process of its own (pinning changes the whole process): its JSON."""
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(ROOT), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def test_pin_platform_keeps_the_process_on_one_core_and_environments_off_it(
     tmp_path: Path,
 ) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(ROOT), str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = _run(SCRIPT, tmp_path)
     every = out["before"]
     platform = every[0]
     assert "CPU 10000 is not one this process may use" in out["bad_cpu"]
@@ -223,14 +228,7 @@ AUTO_SCRIPT = textwrap.dedent(
 
 
 def test_auto_pins_while_several_threads_invoke_and_gives_the_cores_back(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-c", AUTO_SCRIPT, str(ROOT), str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = _run(AUTO_SCRIPT, tmp_path)
     every = out["before"]
     platform, others = every[0], [c for c in every if c != every[0]]
     assert "pin_platform must be True, False, a CPU number or 'auto'" in out["bad"]
