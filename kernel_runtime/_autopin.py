@@ -94,6 +94,7 @@ class AutoPin:
         self._cpus: list[int] | None = None
         self._restore: list[int] | None = None
         self._pinned = False
+        self._lock = threading.Lock()  # close() may unpin while a timed-out thread pins
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="lambda-lab-autopin", daemon=True)
         self._thread.start()
@@ -130,12 +131,15 @@ class AutoPin:
         self._unpin()
 
     def _pin(self) -> None:
-        _affinity.pin_process()
-        self._pinned = True
-        self.pins += 1
-        self.history.append((time.monotonic(), True))
-        self._cpus = _affinity.environment_cpus()
-        self._restore = _affinity.original_cpus()
+        with self._lock:
+            if self._pinned or self._stop.is_set():
+                return
+            _affinity.pin_process()
+            self._pinned = True
+            self.pins += 1
+            self.history.append((time.monotonic(), True))
+            self._cpus = _affinity.environment_cpus()
+            self._restore = _affinity.original_cpus()
         self._move_environments()
 
     def _move_environments(self) -> None:
@@ -153,12 +157,13 @@ class AutoPin:
                     pass
 
     def _unpin(self) -> None:
-        if not self._pinned:
-            return
-        self._pinned = False
-        self.decision.pinned = False
-        _affinity.unpin_process()
-        self.history.append((time.monotonic(), False))
+        with self._lock:
+            if not self._pinned:
+                return
+            self._pinned = False
+            self.decision.pinned = False
+            _affinity.unpin_process()
+            self.history.append((time.monotonic(), False))
         # only environments still known: a pid of one that ended may belong to another process
         restore = self._restore
         if restore:
