@@ -1,7 +1,7 @@
 """Pinning the platform only while its own Python is the bottleneck (``pin_platform="auto"``).
 
 :func:`~kernel_runtime._affinity.pin_process` (the runtime's process on one core, scheduled as a
-batch; environments on the other cores) gives several threads invoking at once 1.4-1.7x the
+batch; environments on the other cores) gives several threads invoking at once 1.5-2.0x the
 invocations per second on 2 cores, measured. Pinned for good, though, a burst of cold starts has
 one core less for the new environments' inits (1,000 of them on 2 cores: 11.5 s instead of 6.7),
 CPU-bound functions share what is left, and the rest of the process (numpy's threads, a

@@ -185,7 +185,7 @@ class LambdaRuntime:
 
     ``pin_platform`` keeps this process's threads on one core (True: the first CPU it may
     use, or a CPU number), scheduled as a batch, while the runtime is open, and runs the
-    environments on the other cores (the store's writer keeps them all): 1.4-1.7x the
+    environments on the other cores (the store's writer keeps them all): 1.5-2.0x the
     throughput of several threads invoking at once on 2 cores. It also confines the rest of
     this process (numpy's threads, say) and leaves a burst of cold starts one core less, so
     the default, ``"auto"``, does it only while the runtime's own Python is the bottleneck
