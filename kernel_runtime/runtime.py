@@ -248,9 +248,6 @@ class LambdaRuntime:
         self._unpin()
 
     def _unpin(self) -> None:
-        if self._autopin is not None:
-            self._autopin.close()
-            self._autopin = None
         if self._pinned:
             self._pinned = False
             _affinity.unpin_process()

@@ -667,11 +667,16 @@ class Store:
         at: float | None = None,
     ) -> None:
         """Queue a throttled request (429) with AWS's ``Reason``."""
-        queue = self._queue
         at = self._now() if at is None else at
-        if len(queue) > _QUEUE_HIGH:
+        if len(self._queue) > _QUEUE_HIGH:
             self._drain_backlog()
-        queue.append((_THROTTLE, function_name, qualifier, reason, at))
+        self._enqueue((_THROTTLE, function_name, qualifier, reason, at))
+
+    def _enqueue(self, record: tuple[Any, ...]) -> None:
+        """Queue one record; past the hold size, wake the shipper if it is not awake. (The two
+        records of every invocation, its own and its lifecycle pair, do this inline.)"""
+        queue = self._queue
+        queue.append(record)
         if len(queue) > _HOLD_MAX and not self._wake.is_set():
             self._wake.set()
 
@@ -698,8 +703,7 @@ class Store:
         at: float | None = None,
     ) -> None:
         """Queue an execution environment's state transition (INITIALIZING, READY, ...)."""
-        queue = self._queue
-        queue.append(
+        self._enqueue(
             (
                 _LIFECYCLE,
                 environment_id,
@@ -709,8 +713,6 @@ class Store:
                 self._now() if at is None else at,
             )
         )
-        if len(queue) > _HOLD_MAX and not self._wake.is_set():
-            self._wake.set()
 
     def lifecycle_listener(
         self, environment_id: str, function_name: str, function_version: str | None
@@ -743,8 +745,7 @@ class Store:
         storage_resolution: int = 60,
     ) -> None:
         """Queue one metric data point (``timestamp`` in epoch seconds)."""
-        queue = self._queue
-        queue.append(
+        self._enqueue(
             (
                 _METRIC,
                 namespace,
@@ -756,8 +757,6 @@ class Store:
                 storage_resolution,
             )
         )
-        if len(queue) > _HOLD_MAX and not self._wake.is_set():
-            self._wake.set()
 
     def record_log_events(
         self,
@@ -768,18 +767,12 @@ class Store:
         request_id: str | None = None,
     ) -> None:
         """Queue log events (epoch ms, message) for a stream of a log group."""
-        queue = self._queue
-        queue.append((_LOGS, group, stream, list(events), request_id))
-        if len(queue) > _HOLD_MAX and not self._wake.is_set():
-            self._wake.set()
+        self._enqueue((_LOGS, group, stream, list(events), request_id))
 
     def record_segments(self, segments: Iterable[Mapping[str, Any]]) -> None:
         """Queue X-Ray segment documents (``trace_id``, ``id``, ``parent_id``, ``name``,
         ``start_time``, ``end_time`` in epoch seconds, and the rest of the document)."""
-        queue = self._queue
-        queue.append((_SEGMENTS, list(segments)))
-        if len(queue) > _HOLD_MAX and not self._wake.is_set():
-            self._wake.set()
+        self._enqueue((_SEGMENTS, list(segments)))
 
     def record_alarm_state(
         self,
@@ -790,12 +783,9 @@ class Store:
         at: float | None = None,
     ) -> None:
         """Queue an alarm's state change (OK, ALARM, INSUFFICIENT_DATA)."""
-        queue = self._queue
-        queue.append(
+        self._enqueue(
             (_ALARM, alarm_name, old_state, new_state, reason, self._now() if at is None else at)
         )
-        if len(queue) > _HOLD_MAX and not self._wake.is_set():
-            self._wake.set()
 
     # -- flushing and closing -------------------------------------------------------------------
     def flush(self, timeout: float = 5.0) -> bool:
