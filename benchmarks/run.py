@@ -107,6 +107,7 @@ class Params:
     peers_cold: int = 20
     peers_warm: int = 500
     burst_n: int = 1000  # environments in the 0 -> N burst (issue 3's target is for 1,000)
+    burst_rounds: int = 3  # bursts, each on a fresh runtime; the row is their median
     edge_n: int = 500  # boto3 invokes per edge case
     sim_scale: float = 1.0  # share of the simulated hour
     sqs_messages: int = 2000  # messages drained by an SQS event source mapping (issue 4)
@@ -127,6 +128,7 @@ QUICK = Params(
     peers_cold=3,
     peers_warm=100,
     burst_n=20,
+    burst_rounds=1,
     edge_n=50,
     sim_scale=0.02,
     sqs_messages=200,
@@ -648,24 +650,28 @@ def bench_service_rows(params: Params) -> list[dict]:
         rows.append(_row(group, "sync throughput, never pinned", "inv/s", error=_err(e)))
     full = params.burst_n >= 1000
     try:
-        b = bench_service.bench_burst(params.burst_n)
+        bursts = [bench_service.bench_burst(params.burst_n) for _ in range(params.burst_rounds)]
+        walls = sorted(b["wall_s"] for b in bursts)
+        b = bursts[0]
         rows.append(
             _row(
                 group,
-                f"burst: {b['n']} concurrent invokes from 0 ({b['environments']} environments, "
-                "2 s handler), wall",
+                f"burst: {b['n']} invokes from 0 ({b['environments']} envs, 2 s handler), "
+                f"median of {len(bursts)}",
                 "s",
-                {"p50": b["wall_s"], "n": b["n"]},
-                errors=b["errors"],
+                {"p50": walls[len(walls) // 2], "min": walls[0], "max": walls[-1], "n": len(walls)},
+                errors=sum(x["errors"] for x in bursts),
+                each=[x["wall_s"] for x in bursts],
                 target={"p50": ("<=", 5.0)} if full else None,
             )
         )
+        uss = max(x["total_uss_gib"] for x in bursts)
         rows.append(
             _row(
                 group,
-                f"burst: total USS of the {b['environments']} environments",
+                f"burst: total USS of the {b['environments']} environments (largest of the bursts)",
                 "GiB",
-                {"p50": b["total_uss_gib"], "n": b["environments"]},
+                {"p50": uss, "n": b["environments"]},
                 target={"p50": ("<=", 3.0)} if full else None,
             )
         )
@@ -887,6 +893,9 @@ def format_table(result: dict) -> str:
         )
         if r.get("error"):
             lines.append(f"{'':<26}   error: {r['error'][:300]}")
+        if r.get("each"):
+            each = ", ".join(_fmt(v, r["unit"]) for v in r["each"])
+            lines.append(f"{'':<26}   each, in the order run: {each} {r['unit']}")
         if r.get("steal_s"):
             lines.append(f"{'':<26}   the host took {r['steal_s']:.2f} s of CPU (steal) meanwhile")
     verdicts = [r["verdict"] for r in result["rows"] if r.get("verdict")]

@@ -37,6 +37,7 @@ TINY = run.Params(
     peers_cold=1,
     peers_warm=5,
     burst_n=3,
+    burst_rounds=2,
     edge_n=10,
     sim_scale=0.01,
     sqs_messages=20,
@@ -225,7 +226,13 @@ def test_run_all_table_and_json(monkeypatch):
         assert r["p50"] is not None
         # a CPU difference over 20 messages may round to 0; every other figure is positive
         assert r["p50"] > 0 or "CPU per message" in r["case"], (r["case"], r["p50"])
+    burst = next(r for r in rows if r["case"].startswith("burst: 3 invokes"))
+    assert burst["n"] == 2 and len(burst["each"]) == 2 and burst["errors"] == 0
+    assert burst["min"] <= burst["p50"] <= burst["max"]
+    assert burst["p50"] in burst["each"] and burst["min"] == min(burst["each"])
+    assert burst["p50"] >= 2.0  # the handler sleeps 2 s
     text = run.format_table(result)
+    assert f"each, in the order run: {burst['each'][0]:.3f}" in text
     assert "target" in text.splitlines()[2] and "mark" in text.splitlines()[2]
     assert result["machine"]["kernel"] in text.splitlines()[0]
     assert "PASS" in text or "MISS" in text
