@@ -20,7 +20,7 @@ and is timed from this process with ``time.perf_counter_ns``:
 * sync throughput: 2 caller threads, 2 environments, invokes/s.
 * peers (``benchmarks/peers.py``): python-lambda-local and awslambdaric on the same handler.
 
-``python benchmarks/run.py [--quick] [--json]``; ``make bench`` runs the default (< 2 min).
+``python benchmarks/run.py [--quick] [--json]``; ``make bench`` runs the default (~2.5 min).
 Percentiles are nearest-rank. Targets (from docs: /work/shared/reference/baselines.md) are
 checked here and marked PASS/MISS; rows without a target are there for comparison.
 """
@@ -107,7 +107,7 @@ class Params:
     peers_cold: int = 20
     peers_warm: int = 500
     burst_n: int = 1000  # environments in the 0 -> N burst (issue 3's target is for 1,000)
-    burst_rounds: int = 3  # bursts, each on a fresh runtime; the row is their median
+    burst_rounds: int = 3  # bursts, each on a fresh runtime; the row: their median (upper)
     edge_n: int = 500  # boto3 invokes per edge case
     sim_scale: float = 1.0  # share of the simulated hour
     sqs_messages: int = 2000  # messages drained by an SQS event source mapping (issue 4)
@@ -651,7 +651,7 @@ def bench_service_rows(params: Params) -> list[dict]:
     full = params.burst_n >= 1000
     try:
         bursts = [bench_service.bench_burst(params.burst_n) for _ in range(params.burst_rounds)]
-        walls = sorted(b["wall_s"] for b in bursts)
+        walls = sorted(x["wall_s"] for x in bursts)
         b = bursts[0]
         rows.append(
             _row(
