@@ -34,6 +34,7 @@ from ..errors import (
 from ..invocation import Invocation
 from ..observe._xray import DEFAULT_SAMPLING_RULE
 from . import _protocol as P
+from ._direct_import import locate
 from ._launcher import ProcessHandle
 from ._platform import PlatformLog
 
@@ -204,6 +205,7 @@ class ExecutionEnvironment:
             "tmp_dir": tmp_dir,
             "env": env,
             "path_prefix": prefix,
+            "handler_files": locate(task_root, cfg.handler),
             "log_format": cfg.log_format,
             "log_level": cfg.application_log_level,
         }

@@ -21,9 +21,11 @@ import socket
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from . import _direct_import
+from ._direct_import import load
 from ._protocol import (
     ERROR,
     INIT_ERROR,
@@ -230,14 +232,14 @@ def _setup_logging(log_format: str, level: str | None) -> None:
 
 
 # -- error objects ---------------------------------------------------------------------------
-_THIS_FILE = __file__.rstrip("c")
+_RUNTIME_FILES = frozenset(f.rstrip("c") for f in (__file__, _direct_import.__file__))
 
 
 def _user_frames(tb: Any) -> list[str]:
     """Formatted traceback entries with the runtime's own frames stripped, as AWS does."""
     frames = traceback.extract_tb(tb)
     frames = traceback.StackSummary.from_list(
-        [f for f in frames if f.filename != _THIS_FILE and "importlib" not in f.filename]
+        [f for f in frames if f.filename not in _RUNTIME_FILES and "importlib" not in f.filename]
     )
     return traceback.format_list(frames)
 
@@ -289,8 +291,11 @@ class _FaultError(Exception):
         self.stack = stack or []
 
 
-def _resolve_handler(handler: str) -> Callable[[Any, Any], Any]:
-    """Import the handler module and find the function, with AWS's Runtime.* fault names."""
+def _resolve_handler(
+    handler: str, task_root: str = "", files: Sequence[str] | None = None
+) -> Callable[[Any, Any], Any]:
+    """Import the handler module and find the function, with AWS's Runtime.* fault names.
+    ``files``: where the supervisor found the module in ``task_root``, for a direct load."""
     try:
         modname, fname = handler.rsplit(".", 1)
     except ValueError as exc:
@@ -308,7 +313,9 @@ def _resolve_handler(handler: str) -> Callable[[Any, Any], Any]:
             f"Cannot use built-in module {modname} as a handler module",
         )
     try:
-        module = importlib.import_module(modname.replace("/", "."))
+        module = load(modname, task_root, files) if files else None
+        if module is None:
+            module = importlib.import_module(modname.replace("/", "."))
     except ImportError as exc:
         raise _FaultError(
             "Runtime.ImportModuleError", f"Unable to import module '{modname}': {exc}"
@@ -433,7 +440,7 @@ def run(spec: dict[str, Any], started: float, gate: Callable[[], None] | None = 
         runtime_done = time.perf_counter()
         if gate is not None:
             gate()
-        handler_fn = _resolve_handler(spec["handler"])
+        handler_fn = _resolve_handler(spec["handler"], spec["task_root"], spec.get("handler_files"))
     except _FaultError as fault:
         err = _error(fault.error_type, fault.message, "", fault.stack)
         _log_error(err, log_format)

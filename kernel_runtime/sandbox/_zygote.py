@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import _signal
 import array
+import contextlib
 import ctypes
 import fcntl
 import gc
@@ -35,7 +36,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import _limits, _worker
+from . import _direct_import, _limits, _worker
 
 __all__ = ["main"]
 
@@ -760,6 +761,8 @@ def main() -> None:
         _worker.rehearse()
     except Exception as exc:  # noqa: BLE001 - a warm-up only: serve without it
         os.write(2, f"lambda-lab zygote: rehearsal failed: {exc!r}\n".encode())
+    with contextlib.suppress(OSError):  # a warm-up only: no writable /tmp, no rehearsal
+        _direct_import.rehearse()
     gc.collect()
     gc.freeze()
     zygote.send(
