@@ -98,7 +98,9 @@ print(json.dumps({{
     m.__loader__ is spec.loader, "loader_path": m.__loader__.path, "code_file":
     m.handler.__code__.co_filename, "source": inspect.getsource(m.handler),
     "in_modules": sys.modules["app"] is m, "initializing": spec._initializing,
-    "seen_itself": m.SEEN_ITSELF, "keys": sorted(k for k in vars(m) if k.startswith("__")),
+    "seen_itself": getattr(m, "SEEN_ITSELF", None),
+    "keys": sorted(k for k in vars(m) if k.startswith("__")),
+    "other_thread_saw": (m.T.join(), m.SAW)[1] if hasattr(m, "T") else None,
     "finder_for_root": root in sys.path_importer_cache,
 }}))
 """
@@ -128,6 +130,27 @@ def test_a_direct_load_makes_the_module_importlib_makes(tmp_path: Path) -> None:
     assert direct["cached"] == str(root / "__pycache__" / f"app.{TAG}.pyc")
     assert direct["loader"] == "SourceFileLoader" and direct["seen_itself"] is True
     assert direct["initializing"] is False and direct["in_modules"] is True
+
+
+THREADED = """
+import threading, time
+SAW = []
+def _other():
+    import app
+    SAW.append(getattr(app, "DONE", False))
+T = threading.Thread(target=_other)
+T.start()
+time.sleep(0.2)
+DONE = True
+def handler(event, context):
+    return event
+"""
+
+
+@pytest.mark.parametrize("how", ["direct", "import"])
+def test_another_thread_importing_the_module_waits_for_its_code(tmp_path: Path, how: str) -> None:
+    out = _probe(_package(tmp_path / "code", THREADED), how)
+    assert out["other_thread_saw"] == [True]
 
 
 @pytest.mark.parametrize("tweak", ["hook", "preloaded", "not-first"])

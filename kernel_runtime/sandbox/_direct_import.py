@@ -23,6 +23,7 @@ import sys
 import time
 import types
 from collections.abc import Sequence
+from importlib import _bootstrap  # type: ignore[attr-defined]
 from importlib.machinery import (
     EXTENSION_SUFFIXES,
     BuiltinImporter,
@@ -35,7 +36,7 @@ from importlib.machinery import (
 from importlib.util import MAGIC_NUMBER, cache_from_source
 from zipimport import zipimporter
 
-__all__ = ["load", "locate"]
+__all__ = ["load", "locate", "rehearse"]
 
 _DEFAULT_META_PATH = [BuiltinImporter, FrozenImporter, PathFinder]
 _RAW_MAGIC = int.from_bytes(MAGIC_NUMBER, "little")
@@ -134,16 +135,19 @@ def load(name: str, task_root: str, files: Sequence[str]) -> types.ModuleType | 
     module.__spec__ = spec
     module.__file__ = source_path
     module.__cached__ = cached_path
-    sys.modules[name] = module
-    spec._initializing = True  # type: ignore[attr-defined]  # what importlib's messages read
-    try:
-        exec(code, module.__dict__)
-    except BaseException:
-        sys.modules.pop(name, None)
-        raise
-    finally:
-        spec._initializing = False  # type: ignore[attr-defined]
-    return sys.modules[name]
+    # importlib's own per-module lock: another thread importing the module while its code
+    # runs waits for it, as it would
+    with _bootstrap._ModuleLockManager(name):  # type: ignore[attr-defined]
+        sys.modules[name] = module
+        spec._initializing = True  # type: ignore[attr-defined]  # what importlib's messages read
+        try:
+            exec(code, module.__dict__)
+        except BaseException:
+            sys.modules.pop(name, None)
+            raise
+        finally:
+            spec._initializing = False  # type: ignore[attr-defined]
+        return sys.modules[name]
 
 
 def rehearse(parent: str = "/tmp") -> None:
