@@ -25,7 +25,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import _direct_import
-from ._direct_import import load
 from ._protocol import (
     ERROR,
     INIT_ERROR,
@@ -313,7 +312,7 @@ def _resolve_handler(
             f"Cannot use built-in module {modname} as a handler module",
         )
     try:
-        module = load(modname, task_root, files) if files else None
+        module = _direct_import.load(modname, task_root, files) if files else None
         if module is None:
             module = importlib.import_module(modname.replace("/", "."))
     except ImportError as exc:

@@ -11,17 +11,16 @@ supervisor socketpair and the write end of the log pipe. A parked child (forked 
 zygote was idle) is handed the request over its socket; when none is parked, the zygote forks
 a child per request with the request already in hand (``spawn_many``). The zygote itself
 starts without ``site``, with a private mount namespace every child copies, and with the
-compiler and the invoke path warmed up before it freezes its heap. The same child set-up
-serves the "zygote" launch mode (run the worker in the forked process) and the "spawn" mode
-(exec a fresh interpreter), and is where an exec'd custom runtime bootstrap or a network
-namespace will be set up later.
+compiler, the invoke path and a handler module's load warmed up before it freezes its heap.
+The same child set-up serves the "zygote" launch mode (run the worker in the forked process)
+and the "spawn" mode (exec a fresh interpreter), and is where an exec'd custom runtime
+bootstrap or a network namespace will be set up later.
 """
 
 from __future__ import annotations
 
 import _signal
 import array
-import contextlib
 import ctypes
 import fcntl
 import gc
@@ -757,12 +756,11 @@ def main() -> None:
         rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     _worker.park()
     warm_compiler()
-    try:
-        _worker.rehearse()
-    except Exception as exc:  # noqa: BLE001 - a warm-up only: serve without it
-        os.write(2, f"lambda-lab zygote: rehearsal failed: {exc!r}\n".encode())
-    with contextlib.suppress(OSError):  # a warm-up only: no writable /tmp, no rehearsal
-        _direct_import.rehearse()
+    for rehearsal in (_worker.rehearse, _direct_import.rehearse):
+        try:
+            rehearsal()
+        except Exception as exc:  # noqa: BLE001 - a warm-up only: serve without it
+            os.write(2, f"lambda-lab zygote: rehearsal failed: {exc!r}\n".encode())
     gc.collect()
     gc.freeze()
     zygote.send(
