@@ -291,7 +291,7 @@ class _FaultError(Exception):
 
 
 def _resolve_handler(
-    handler: str, task_root: str = "", files: Sequence[str] | None = None
+    handler: str, task_root: str, files: Sequence[str] | None
 ) -> Callable[[Any, Any], Any]:
     """Import the handler module and find the function, with AWS's Runtime.* fault names.
     ``files``: where the supervisor found the module in ``task_root``, for a direct load."""

@@ -72,7 +72,7 @@ class _Series:
         second = int(t)
         buckets = self._buckets
         if not buckets or buckets[-1][0] != second:
-            if buckets and type(buckets[-1][6]) is list:
+            if buckets:  # only the last bucket is open: its list becomes (p50, p99)
                 buckets[-1][6] = _percentiles(buckets[-1][6])
             # t, invocations, cold_starts, throttles, max concurrency, environments, latencies
             # (a list while the second lasts, then its (p50, p99))
@@ -111,7 +111,7 @@ class _Series:
             )
         }
         for t, inv, cold, thr, conc, envs, lat in list(self._buckets):
-            p50, p99 = _percentiles(lat) if type(lat) is list else lat
+            p50, p99 = _percentiles(lat) if type(lat) is list else lat  # the open second
             cols["t"].append(t)
             cols["invocations"].append(inv)
             cols["cold_starts"].append(cold)
