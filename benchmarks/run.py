@@ -484,7 +484,9 @@ def bench_throughput(
     case = f"sync throughput, {threads} callers on {threads} envs"
     if memory_size != 128:
         case += f", {memory_size} MB"
-    target = {"p50": (">=", 10_000.0)}
+    # 128 MB's CPU quota (0.072 vCPU, as on AWS) caps that row far below the platform's own
+    # pace by design: only the unthrottled size carries the target
+    target = {"p50": (">=", 10_000.0)} if memory_size >= 1769 else None
     sb = None
     try:
         sb = Sandbox()
