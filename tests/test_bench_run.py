@@ -38,6 +38,7 @@ TINY = run.Params(
     peers_warm=5,
     burst_n=3,
     burst_rounds=2,
+    service_tput_rounds=2,
     edge_n=10,
     sim_scale=0.01,
     sqs_messages=20,
@@ -235,6 +236,18 @@ def test_run_all_table_and_json(monkeypatch):
     assert burst["min"] <= burst["p50"] <= burst["max"]
     assert burst["p50"] in burst["each"] and burst["min"] == min(burst["each"])
     assert burst["p50"] >= 2.0  # the handler sleeps 2 s
+    # the pinning modes took turns: each row is its mode's median of 2 rounds, listed
+    modes = [r for r in rows if r["group"] == "ours, service" and r["unit"] == "inv/s"]
+    assert [r["case"].split("pin_platform=")[1].split(":")[0] for r in modes] == [
+        "'auto' (default)",
+        "True",
+        "False",
+    ]
+    for r in modes:
+        assert r["n"] == 2 and len(r["each"]) == 2
+        assert r["min"] == min(r["each"]) and r["max"] == max(r["each"])
+        assert r["p50"] == r["max"]  # upper median of two
+    assert [bool(r["target"]) for r in modes] == [True, True, False]
     text = run.format_table(result)
     assert f"each, in the order run: {burst['each'][0]:.3f}" in text
     assert "target" in text.splitlines()[2] and "mark" in text.splitlines()[2]
