@@ -13,11 +13,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -26,6 +30,23 @@ from kernel_runtime.service._policy import Limits  # noqa: E402
 
 NOOP = "def handler(event, context):\n    return {'ok': True}\n"
 SLEEP2 = "import time\ndef handler(event, context):\n    time.sleep(2)\n    return 1\n"
+
+
+@contextlib.contextmanager
+def scratch_store() -> Iterator[Path]:
+    """Runtimes started meanwhile record into a store of their own, removed afterwards (its
+    path is ``$LAMBDA_LAB_STORE`` until then): a few minutes of benchmarks would otherwise
+    leave a million invocations in the user's store."""
+    previous = os.environ.get("LAMBDA_LAB_STORE")
+    with tempfile.TemporaryDirectory(prefix="lambda-lab-bench-") as tmp:
+        os.environ["LAMBDA_LAB_STORE"] = str(Path(tmp) / "store.sqlite3")
+        try:
+            yield Path(tmp)
+        finally:
+            if previous is None:
+                os.environ.pop("LAMBDA_LAB_STORE", None)
+            else:
+                os.environ["LAMBDA_LAB_STORE"] = previous
 
 
 def _uss(pid: int) -> int:
@@ -136,10 +157,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller runs (CI smoke)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    result = {
-        "throughput": bench_throughput(1.0 if args.quick else 3.0),
-        "burst": bench_burst(50 if args.quick else 1000),
-    }
+    with scratch_store():
+        result = {
+            "throughput": bench_throughput(1.0 if args.quick else 3.0),
+            "burst": bench_burst(50 if args.quick else 1000),
+        }
     if args.json:
         print(json.dumps(result, indent=2))
         return 0

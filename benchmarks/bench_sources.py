@@ -154,7 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    result = bench_sqs_mapping(args.messages)
+    try:  # as a script, or as part of the package
+        from . import bench_service
+    except ImportError:
+        import bench_service
+    with bench_service.scratch_store():  # not the user's store
+        result = bench_sqs_mapping(args.messages)
     if args.json:
         print(json.dumps(result, indent=2))
     else:

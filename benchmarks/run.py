@@ -801,7 +801,7 @@ def run_all(params: Params = DEFAULT, *, peers: bool = True, progress=None) -> d
     result = {"machine": machine_info(), "params": asdict(params), "rows": []}
     rows = result["rows"]
     t_start = time.monotonic()
-    with _Code() as code:
+    with _Code() as code, bench_service.scratch_store():
         try:
             result["backend"] = backend_name("auto")
         except Exception as e:

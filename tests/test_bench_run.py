@@ -254,3 +254,20 @@ def test_run_all_table_and_json(monkeypatch):
     assert result["machine"]["kernel"] in text.splitlines()[0]
     assert "PASS" in text or "MISS" in text
     json.loads(json.dumps(result))  # --json output is plain JSON
+
+
+def test_benchmarks_record_into_a_scratch_store(monkeypatch):
+    """Not into the user's: `make bench` writes a million invocations."""
+    monkeypatch.setenv("LAMBDA_LAB_STORE", "/nonexistent/user/store.sqlite3")
+    with run.bench_service.scratch_store() as tmp:
+        path = os.environ["LAMBDA_LAB_STORE"]
+        assert path.startswith(str(tmp)) and tmp.is_dir()
+        from kernel_runtime.runtime import default_store_path
+
+        assert str(default_store_path()) == path
+    assert os.environ["LAMBDA_LAB_STORE"] == "/nonexistent/user/store.sqlite3"
+    assert not tmp.exists()
+    monkeypatch.delenv("LAMBDA_LAB_STORE")
+    with run.bench_service.scratch_store():
+        pass
+    assert "LAMBDA_LAB_STORE" not in os.environ

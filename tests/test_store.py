@@ -706,7 +706,7 @@ def test_a_dead_writer_process_costs_nothing(
 def test_a_writer_process_that_cannot_start(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def refuse(path: Any) -> Any:
+    def refuse(path: Any, max_bytes: int) -> Any:
         raise OSError("no interpreter")
 
     monkeypatch.setattr(_store._w, "start_writer", refuse)

@@ -4,7 +4,7 @@ Private modules, one concern each: ``_store`` (the SQLite store and its batching
 ``_logs`` (log events from an invocation's log, Embedded Metric Format), ``_stats``
 (statistics over periods), ``_alarms`` (metric alarm evaluation), ``_cost`` (AWS list prices),
 ``_xray`` (the X-Ray daemon, the segments Lambda records, trace trees), ``_recorder`` (the
-service's link to the store).
+service's link to the store), ``_retention`` (the store's size limit: the oldest records go).
 Nothing here is on the invoke path except an append to the writer's queue and X-Ray's sampling
 decision. Names are imported lazily (PEP 562).
 """

@@ -41,6 +41,7 @@ from typing import Any
 from ..invocation import Invocation
 from . import _store_writer as _w
 from ._logs import _RANK, FilterPattern, LogEvent, _rank, event_level
+from ._retention import Retention, max_bytes_from_env
 from ._store_writer import _INVOCATION_COLUMNS
 from ._store_writer import canonical as _canonical
 from ._store_writer import connect as _connect
@@ -150,6 +151,19 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             at REAL NOT NULL
         )""",
         "CREATE INDEX alarm_history_name_time ON alarm_history (alarm_name, at)",
+    ),
+    (  # 2: where each table ended after each batch, for pruning by age (_retention)
+        """CREATE TABLE retention_marks (
+            id INTEGER PRIMARY KEY,
+            at REAL NOT NULL,
+            invocations INTEGER,
+            log_events INTEGER,
+            lifecycle INTEGER,
+            metric_points INTEGER,
+            throttles INTEGER,
+            trace_segments INTEGER,
+            alarm_history INTEGER
+        )""",
     ),
 )
 
@@ -285,8 +299,10 @@ class _Shipper:
         wake: threading.Event,
         interval: float,
         now: Callable[[], float],
+        max_bytes: int,
     ) -> None:
         self.path = path
+        self.max_bytes = max_bytes
         self.queue = queue
         self.wake = wake
         self.interval = interval
@@ -308,6 +324,7 @@ class _Shipper:
         self._gone = threading.Event()  # the writer's socket reached its end
         self._local = False  # writing in this process: the writer process is unavailable
         self._conn: sqlite3.Connection | None = None  # this process's writing connection
+        self._retention: Retention | None = None  # its size limit, when it writes here
         self._shipping = False  # records taken off the queue, not yet in _pending
 
     @property
@@ -361,7 +378,7 @@ class _Shipper:
         if self.stopping:  # closed at once: not worth a process
             return
         try:
-            self.process, self._sock = _w.start_writer(self.path)
+            self.process, self._sock = _w.start_writer(self.path, self.max_bytes)
         except Exception as exc:  # noqa: BLE001 - no interpreter, no fds, no AF_UNIX ...
             self._go_local(f"could not start ({exc})")
             return
@@ -514,6 +531,9 @@ class _Shipper:
                 )
                 return
         _w.write_batch(self._conn, batch.items, batch.ingestion, _report, yield_every=_YIELD_EVERY)
+        if self._retention is None:
+            self._retention = Retention(self.max_bytes)
+        _w.prune(self._conn, self._retention, _report)
 
     def _write_redo(self) -> None:
         """Batches the writer could not load, in order; each stays listed until committed so
@@ -602,12 +622,27 @@ class Store:
 
     ``flush_interval`` is how often the writer commits (seconds); ``clock`` is anything with
     ``now()`` in epoch seconds (the platform clock), for ingestion times and the default time
-    of records; the wall clock by default.
+    of records; the wall clock by default. ``max_bytes`` bounds the data kept: past it the
+    oldest records of every kind are deleted (``$LAMBDA_LAB_STORE_MAX_MB``, else 1 GiB; see
+    ``_retention``).
     """
 
-    def __init__(self, path: str | Path, *, flush_interval: float = 0.2, clock: Any = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        flush_interval: float = 0.2,
+        clock: Any = None,
+        max_bytes: int | None = None,
+    ) -> None:
         if flush_interval <= 0:
             raise ValueError(f"flush_interval must be positive, got {flush_interval!r}")
+        if max_bytes is None:
+            max_bytes = max_bytes_from_env()
+        elif type(max_bytes) is not int or max_bytes <= 0:
+            raise ValueError(f"max_bytes must be a positive int, got {max_bytes!r}")
+        #: the most data (bytes of SQLite pages in use) the store keeps
+        self.max_bytes = max_bytes
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._now: Callable[[], float] = clock.now if clock is not None else time.time
@@ -624,7 +659,9 @@ class Store:
             raise
         self._queue: Any = deque()
         self._wake = threading.Event()
-        self._writer = _Shipper(self.path, self._queue, self._wake, flush_interval, self._now)
+        self._writer = _Shipper(
+            self.path, self._queue, self._wake, flush_interval, self._now, max_bytes
+        )
         self._writer.thread.start()
         # runs on close(), when the store is collected, or at interpreter exit (weakref-based:
         # the registration does not keep a store alive)

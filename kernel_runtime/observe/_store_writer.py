@@ -4,7 +4,7 @@ of its own.
 Per invocation the writer spends ~90 µs of Python (the log split into CloudWatch events,
 Embedded Metric Format, rows bound for ``executemany``). In the kernel that time holds the
 GIL the invoke path needs, so it runs here instead, started by the store's shipper thread as
-``python -S -c <boot> <package parent> <store path> <socket fd> <owner pid>``: the kernel
+``python -S -c <boot> <package parent> <store path> <socket fd> <owner pid> <max bytes>``: the kernel
 pays one C-level ``marshal.dumps`` per chunk of a batch (Invocations sent as their plain field
 tuples; ~2-4 µs per invocation in all) and nothing else. The same :func:`write_batch` also runs
 in the kernel when this process cannot start or dies (the store's fallback), so both paths
@@ -47,6 +47,7 @@ from typing import Any
 from .._affinity import original_cpus
 from ..invocation import Invocation
 from ._logs import emf_metrics, log_group_name, timed_messages
+from ._retention import MARK_SQL, Retention
 
 __all__ = [
     "ACK",
@@ -65,6 +66,7 @@ __all__ = [
     "encode",
     "is_locked",
     "main",
+    "prune",
     "send_frame",
     "start_writer",
     "write_batch",
@@ -359,6 +361,7 @@ class Rows:
         ):
             if rows:
                 conn.executemany(sql, rows)
+        conn.execute(MARK_SQL, (self.ingestion / 1000,))
         if self.streams:
             ingestion = self.ingestion
             conn.executemany(
@@ -485,10 +488,12 @@ class FrameReader:
         self._file.close()
 
 
-def start_writer(path: str | os.PathLike[str]) -> tuple[subprocess.Popen[bytes], socket.socket]:
-    """Start a writer process for the store at ``path``; returns it and the owner's end of
-    its socket. Call it from the thread that will outlive the process (PDEATHSIG follows the
-    thread that started it)."""
+def start_writer(
+    path: str | os.PathLike[str], max_bytes: int
+) -> tuple[subprocess.Popen[bytes], socket.socket]:
+    """Start a writer process for the store at ``path``, keeping its data under
+    ``max_bytes``; returns it and the owner's end of its socket. Call it from the thread that
+    will outlive the process (PDEATHSIG follows the thread that started it)."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         process = subprocess.Popen(
@@ -501,6 +506,7 @@ def start_writer(path: str | os.PathLike[str]) -> tuple[subprocess.Popen[bytes],
                 os.fspath(path),
                 str(theirs.fileno()),
                 str(os.getpid()),
+                str(max_bytes),
             ],
             pass_fds=[theirs.fileno()],
             stdin=subprocess.DEVNULL,
@@ -553,9 +559,28 @@ def _terminate(signum: int, frame: Any) -> None:
     raise SystemExit(0)  # unwinds through ROLLBACK of an open transaction and conn.close()
 
 
+def prune(
+    conn: sqlite3.Connection, retention: Retention, report: Report, budget_s: float = 0.2
+) -> int:
+    """Steps of ``retention`` while the store is over its limit, for at most about
+    ``budget_s`` (batches wait meanwhile); returns the rows deleted. Never raises: a failed
+    step is reported, and the next batch tries again."""
+    deleted = 0
+    deadline = time.monotonic() + budget_s
+    try:
+        while True:
+            deleted += retention.step(conn)
+            if not retention.pruning or time.monotonic() >= deadline:
+                return deleted
+    except Exception:  # noqa: BLE001 - the writer must outlive a failed prune
+        report(_WARNING, f"the store could not delete its oldest records\n{_traceback()}")
+        return deleted
+
+
 def main(argv: Sequence[str]) -> int:
-    """The writer process: ``<store path> <socket fd> <owner pid>``."""
+    """The writer process: ``<store path> <socket fd> <owner pid> <max bytes>``."""
     path, fd, owner = argv[0], int(argv[1]), int(argv[2])
+    retention = Retention(int(argv[3]))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C is for the kernel
     signal.signal(signal.SIGTERM, _terminate)
     _die_with(owner)
@@ -601,6 +626,7 @@ def main(argv: Sequence[str]) -> int:
             write_batch(conn, items, ingestion_ms, report)
             items = []
             send_frame(sock, ACK, number)
+            prune(conn, retention, report)
     except OSError:  # the owner is gone (what it sent is committed)
         return 0
     finally:
