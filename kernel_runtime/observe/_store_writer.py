@@ -4,9 +4,10 @@ of its own.
 Per invocation the writer spends ~90 µs of Python (the log split into CloudWatch events,
 Embedded Metric Format, rows bound for ``executemany``). In the kernel that time holds the
 GIL the invoke path needs, so it runs here instead, started by the store's shipper thread as
-``python -S -c <boot> <package parent> <store path> <socket fd> <owner pid> <max bytes>``: the kernel
-pays one C-level ``marshal.dumps`` per chunk of a batch (Invocations sent as their plain field
-tuples; ~2-4 µs per invocation in all) and nothing else. The same :func:`write_batch` also runs
+``python -S -c <boot> <package parent> <store path> <socket fd> <owner pid> <max bytes>``:
+the kernel pays one C-level ``marshal.dumps`` per chunk of a batch (Invocations sent as their
+plain field tuples; ~2-4 µs per invocation in all) and nothing else. After each batch it also
+keeps the store under its size limit (``_retention``). The same :func:`write_batch` also runs
 in the kernel when this process cannot start or dies (the store's fallback), so both paths
 write the same rows.
 
