@@ -272,8 +272,22 @@ def _cmd_invoke(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _cmd_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .observe._retention import max_bytes_from_env
+    from .runtime import default_store_path
+
+    try:
+        max_bytes = max_bytes_from_env()
+    except ValueError as exc:
+        err.write(f"lambda-lab: error: {exc}\n")
+        return EXIT_USAGE
     with Sandbox(launch_mode=args.launch_mode, limits=args.limits) as sandbox:
         description: dict[str, Any] = sandbox.describe()
+    store = default_store_path()  # looked at, not opened: info creates nothing
+    description["store"] = {
+        "path": str(store),
+        "max_bytes": max_bytes,
+        "file_bytes": store.stat().st_size if store.is_file() else 0,
+    }
     out.write(json.dumps(description, indent=2, default=str) + "\n")
     return EXIT_OK
 

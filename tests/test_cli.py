@@ -134,7 +134,10 @@ def test_malformed_env_is_a_usage_error(code_dir: Path, capsys: pytest.CaptureFi
     assert "expected KEY=VALUE" in capsys.readouterr().err
 
 
-def test_info_describes_the_active_mechanisms(capsys: pytest.CaptureFixture[str]) -> None:
+def test_info_describes_the_active_mechanisms(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LAMBDA_LAB_STORE_MAX_MB", raising=False)
     rc = main(["info"])
     out, _ = capsys.readouterr()
     assert rc == 0
@@ -143,6 +146,31 @@ def test_info_describes_the_active_mechanisms(capsys: pytest.CaptureFixture[str]
     assert info["limits"]["backend"]
     assert info["limits"]["freezer"]
     assert "mount_isolation" in info
+    # the store it would record into, with its size limit; looking does not create it
+    store = Path(info["store"]["path"])
+    assert info["store"]["max_bytes"] == 1 << 30
+    assert info["store"]["file_bytes"] == (store.stat().st_size if store.is_file() else 0)
+
+
+def test_info_names_a_bad_store_limit(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("LAMBDA_LAB_STORE", str(tmp_path / "none" / "s.sqlite3"))
+    monkeypatch.setenv("LAMBDA_LAB_STORE_MAX_MB", "64")
+    assert main(["info"]) == 0
+    info = json.loads(capsys.readouterr()[0])
+    assert info["store"] == {
+        "path": str(tmp_path / "none" / "s.sqlite3"),
+        "max_bytes": 64 << 20,
+        "file_bytes": 0,
+    }
+    assert not (tmp_path / "none").exists()
+    monkeypatch.setenv("LAMBDA_LAB_STORE_MAX_MB", "plenty")
+    assert main(["info"]) == 2
+    assert (
+        "LAMBDA_LAB_STORE_MAX_MB must be a positive number of megabytes, got 'plenty'"
+        in (capsys.readouterr()[1])
+    )
 
 
 def test_python_dash_m_end_to_end(code_dir: Path, tmp_path: Path) -> None:
