@@ -21,39 +21,17 @@ from kernel_runtime.observe._retention import (
 from kernel_runtime.observe._store import Store
 from kernel_runtime.observe._store_writer import connect
 
-T0 = 1_764_270_000.0  # epoch s
+from .test_store import T0
+from .test_store import inv as store_inv
+
 STREAM = "2026/11/28/[$LATEST]{:032x}"
 
 
 def inv(n: int, *, env: int = 0) -> Invocation:
-    """Invocation ``n``, started at T0 + n seconds, with a log of four lines."""
-    rid = f"00000000-0000-4000-8000-{n:012d}"
-    return Invocation(
-        request_id=rid,
-        function_name="orders",
-        function_version="$LATEST",
-        environment_id=f"env-{env}",
-        log_stream_name=STREAM.format(env),
-        payload=b'{"n": %d}' % n,
-        function_error=None,
-        error_type=None,
-        status="success",
-        cold_start=False,
-        initialization_type="on-demand",
-        init_duration_ms=None,
-        duration_ms=5.0,
-        billed_duration_ms=5,
-        memory_size_mb=128,
-        max_memory_used_mb=40,
-        started_at=T0 + n,
-        finished_at=T0 + n + 0.005,
-        trace_id=None,
-        raw_log=(
-            f"START RequestId: {rid} Version: $LATEST\n"
-            f"order {n} {'x' * 200}\n"
-            f"END RequestId: {rid}\n"
-            f"REPORT RequestId: {rid}\tDuration: 5.00 ms\tBilled Duration: 5 ms\t\n"
-        ),
+    """Invocation ``n`` of test_store's kind (started at T0 + n seconds, a log of four lines),
+    in environment ``env``'s stream."""
+    return store_inv(n, stream=STREAM.format(env))._replace(
+        environment_id=f"env-{env}", cold_start=False, init_duration_ms=None
     )
 
 
@@ -124,6 +102,7 @@ def test_the_oldest_records_of_every_kind_go_first(tmp_path: Path) -> None:
             record(store, first, 30)
             store.flush()
         store.record_alarm_state("errors", "ALARM", "OK", "Threshold not crossed", T0 + 5_000)
+        store.flush()
         settle(store, limit)
         kept = request_ids(path)
         # the newest survive, as one unbroken run up to the last one recorded
