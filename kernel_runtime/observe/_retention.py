@@ -126,8 +126,9 @@ class Retention:
 
     def _delete_oldest(self, conn: sqlite3.Connection) -> int:
         """Delete, in one transaction, the oldest records: those of the oldest batches, up to
-        the share of the data that is over the low water mark, and at most ``step_rows`` rows
-        of any table (a table that reaches that limit catches up in the next steps)."""
+        the share of the data that is over the low water mark (of the last batch only that
+        share of each table), and at most ``step_rows`` rows of any table (a table that
+        reaches that limit catches up in the next steps)."""
         conn.execute("BEGIN IMMEDIATE")
         try:
             used = used_bytes(conn)
@@ -139,8 +140,11 @@ class Retention:
                 ).fetchone()
                 if lo is not None:
                     spans[table] = (lo, hi)
-            # rows to delete in all, as a share of all rows (a sparse table, alarm changes or
-            # throttles, must not decide alone how far back to go)
+            # rows to delete: that share of each table, and of all rows together (a sparse
+            # table, alarm changes or throttles, must not decide alone how far back to go)
+            quota = {t: round((hi - lo + 1) * share) for t, (lo, hi) in spans.items()}
+            if spans and not any(quota.values()):  # at least a row, of the largest table
+                quota[max(spans, key=lambda t: spans[t][1] - spans[t][0])] = 1
             need = max(1, math.ceil(sum(hi - lo + 1 for lo, hi in spans.values()) * share))
             marks = conn.execute(
                 f"SELECT id, {', '.join(TABLES)} FROM retention_marks ORDER BY id LIMIT ?",
@@ -152,23 +156,34 @@ class Retention:
                 if not marks:
                     spans = {}  # one batch is all there is: nothing to delete
             # whole batches, oldest first, until they hold what is needed, or before the one
-            # that would take a table past step_rows (the first one always goes, capped)
+            # that would take a table past step_rows (the first one always goes, capped); of
+            # the last batch taken only each table's quota, so that a batch larger than what
+            # must go keeps its newest rows
             target: dict[str, int] | None = None
+            whole: dict[str, int] = {}  # the end of the batches before the last one taken
             for mark in marks:
                 ends = {t: m for t, m in zip(TABLES, mark[1:], strict=True) if m is not None}
                 rows = [max(0, ends.get(t, lo - 1) - lo + 1) for t, (lo, _) in spans.items()]
                 if target is not None and max(rows) > self.step_rows:
                     break
-                target = ends
+                whole, target = target or {}, ends
                 if sum(rows) >= need:
                     break
-            cut: dict[str, int] = {}
-            for t, (lo, hi) in spans.items():
+            go: dict[str, int] = {}  # rows to delete from each table
+            for t, (lo, _) in spans.items():
                 if target is None:  # no marks (written before them): each table's oldest rows
-                    share_of_t = math.ceil((hi - lo + 1) * share)
-                    cut[t] = lo + min(self.step_rows, max(1, share_of_t))
+                    go[t] = quota[t]
                 else:
-                    cut[t] = min(target.get(t, lo - 1) + 1, lo + self.step_rows)
+                    upto = max(whole.get(t, lo - 1) + 1, lo + quota[t])
+                    go[t] = max(0, min(target.get(t, lo - 1) + 1, upto) - lo)
+            # past step_rows, every table takes the same fraction of its part: they stay cut
+            # at about the same batch and time
+            most = max(go.values(), default=0)
+            scale = min(1.0, self.step_rows / most) if most else 1.0
+            cut = {t: spans[t][0] + int(n * scale) for t, n in go.items()}
+            if most and all(cut[t] == spans[t][0] for t in cut):
+                widest = max(go, key=lambda t: go[t])
+                cut[widest] += 1
             deleted = 0
             for t, (lo, _) in spans.items():
                 if cut[t] > lo:
