@@ -11,9 +11,10 @@ limit; it does not shrink.
 
 "Oldest" is by when the store wrote a record, not by the time the record carries (a metric
 point may be dated two weeks back): every batch leaves a mark, in its own transaction, of
-where each table ended, and pruning deletes whole batches from the oldest mark on, so an
-invocation goes together with its log events, lifecycle states and the metric points and
-segments written beside it. It runs in the writer process (or wherever the store writes when
+where each table ended, and pruning deletes whole batches from the oldest mark on (of the last
+one it reaches, the same share of each table's rows), so an invocation goes together with its
+log events, lifecycle states and the metric points and segments written beside it. The
+newest batch always stays. It runs in the writer process (or wherever the store writes when
 that process is unavailable), in steps of at most ``step_rows`` rows per table, each its own
 transaction: a step never holds the database long, and batches are served between steps.
 """
