@@ -171,6 +171,13 @@ def _stats(samples_ns: list[int], scale: float) -> dict:
     }
 
 
+def _rounds(values: list[float]) -> dict:
+    """Stats of repeated runs: p50 is their median (the upper one of an even count), with
+    min, max and n."""
+    ranked = sorted(values)
+    return {"p50": ranked[len(ranked) // 2], "min": ranked[0], "max": ranked[-1], "n": len(ranked)}
+
+
 def _row(
     group: str,
     case: str,
@@ -622,42 +629,31 @@ def bench_service_rows(params: Params) -> list[dict]:
             rows.append(_row(group, case, "inv/s", error=failed[mode], target=target))
             continue
         rates = [tp["throughput_per_s"] for tp in runs[mode]]
-        ranked = sorted(rates)
         rows.append(
             _row(
                 group,
                 case,
                 "inv/s",
-                {
-                    "p50": ranked[len(ranked) // 2],
-                    "min": ranked[0],
-                    "max": ranked[-1],
-                    "n": len(rates),
-                },
+                _rounds(rates),
                 target=target,
                 each=rates,
                 steal_s=round(sum(tp["steal_s"] for tp in runs[mode]), 2),
             )
         )
         if mode == "auto":
-            p50s = sorted(tp["single_p50_us"] for tp in runs[mode])
-            p99s = sorted(tp["single_p99_us"] for tp in runs[mode])
+            p50 = _rounds([tp["single_p50_us"] for tp in runs[mode]])["p50"]
+            p99 = _rounds([tp["single_p99_us"] for tp in runs[mode]])["p50"]
             rows.append(
                 _row(
                     group,
                     "warm invoke through the service, 1 caller, 1769 MB (rounds' median)",
                     "us",
-                    {
-                        "p50": round(p50s[len(p50s) // 2], 1),
-                        "p99": round(p99s[len(p99s) // 2], 1),
-                        "n": 2000 * len(p50s),
-                    },
+                    {"p50": round(p50, 1), "p99": round(p99, 1), "n": 2000 * len(runs[mode])},
                 )
             )
     full = params.burst_n >= 1000
     try:
         bursts = [bench_service.bench_burst(params.burst_n) for _ in range(params.burst_rounds)]
-        walls = sorted(x["wall_s"] for x in bursts)
         b = bursts[0]
         rows.append(
             _row(
@@ -665,7 +661,7 @@ def bench_service_rows(params: Params) -> list[dict]:
                 f"burst: {b['n']} invokes from 0 ({b['environments']} envs, 2 s handler), "
                 f"median of {len(bursts)}",
                 "s",
-                {"p50": walls[len(walls) // 2], "min": walls[0], "max": walls[-1], "n": len(walls)},
+                _rounds([x["wall_s"] for x in bursts]),
                 errors=sum(x["errors"] for x in bursts),
                 each=[x["wall_s"] for x in bursts],
                 target={"p50": ("<=", 5.0)} if full else None,

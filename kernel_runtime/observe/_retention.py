@@ -21,7 +21,6 @@ transaction: a step never holds the database long, and batches are served betwee
 
 from __future__ import annotations
 
-import math
 import os
 import sqlite3
 import time
@@ -146,7 +145,7 @@ class Retention:
             quota = {t: round((hi - lo + 1) * share) for t, (lo, hi) in spans.items()}
             if spans and not any(quota.values()):  # at least a row, of the largest table
                 quota[max(spans, key=lambda t: spans[t][1] - spans[t][0])] = 1
-            need = max(1, math.ceil(sum(hi - lo + 1 for lo, hi in spans.values()) * share))
+            need = sum(quota.values())
             marks = conn.execute(
                 f"SELECT id, {', '.join(TABLES)} FROM retention_marks ORDER BY id LIMIT ?",
                 (_MARKS_FETCHED,),
@@ -180,11 +179,9 @@ class Retention:
             # past step_rows, every table takes the same fraction of its part: they stay cut
             # at about the same batch and time
             most = max(go.values(), default=0)
-            scale = min(1.0, self.step_rows / most) if most else 1.0
-            cut = {t: spans[t][0] + int(n * scale) for t, n in go.items()}
-            if most and all(cut[t] == spans[t][0] for t in cut):
-                widest = max(go, key=lambda t: go[t])
-                cut[widest] += 1
+            if most > self.step_rows:  # integers: the largest part gets exactly step_rows
+                go = {t: n * self.step_rows // most for t, n in go.items()}
+            cut = {t: spans[t][0] + n for t, n in go.items()}
             deleted = 0
             for t, (lo, _) in spans.items():
                 if cut[t] > lo:

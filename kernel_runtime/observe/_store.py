@@ -302,7 +302,8 @@ class _Shipper:
         max_bytes: int,
     ) -> None:
         self.path = path
-        self.max_bytes = max_bytes
+        #: the store's size limit, kept by the writer process (or here, when it writes here)
+        self.retention = Retention(max_bytes)
         self.queue = queue
         self.wake = wake
         self.interval = interval
@@ -324,7 +325,6 @@ class _Shipper:
         self._gone = threading.Event()  # the writer's socket reached its end
         self._local = False  # writing in this process: the writer process is unavailable
         self._conn: sqlite3.Connection | None = None  # this process's writing connection
-        self._retention: Retention | None = None  # its size limit, when it writes here
         self._shipping = False  # records taken off the queue, not yet in _pending
 
     @property
@@ -378,7 +378,7 @@ class _Shipper:
         if self.stopping:  # closed at once: not worth a process
             return
         try:
-            self.process, self._sock = _w.start_writer(self.path, self.max_bytes)
+            self.process, self._sock = _w.start_writer(self.path, self.retention.max_bytes)
         except Exception as exc:  # noqa: BLE001 - no interpreter, no fds, no AF_UNIX ...
             self._go_local(f"could not start ({exc})")
             return
@@ -531,9 +531,7 @@ class _Shipper:
                 )
                 return
         _w.write_batch(self._conn, batch.items, batch.ingestion, _report, yield_every=_YIELD_EVERY)
-        if self._retention is None:
-            self._retention = Retention(self.max_bytes)
-        _w.prune(self._conn, self._retention, _report)
+        _w.prune(self._conn, self.retention, _report)
 
     def _write_redo(self) -> None:
         """Batches the writer could not load, in order; each stays listed until committed so
